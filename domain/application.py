@@ -1,0 +1,549 @@
+"""The use-case API: one verb per command, `get_*` reads, library errors translated.
+
+Every command returns a `CommandResult` (the topic id, its new version and the
+event-store position reached, for read-your-writes). Commands on an existing topic
+use optimistic concurrency: with `expected_version` a stale caller gets a
+`ConflictError`; without it the command is re-validated on the fresh state and
+retried a few times, so it succeeds only while it is still valid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypedDict, Unpack, cast
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.errors import ConflictError, NotFoundError
+from domain.topic import Actor, Topic, check_time, external_ref_id
+from domain.units import HierarchyChanges, UnitDirectory, UnitImport
+
+COMMAND_RETRIES = 5
+
+
+class CommandOptions(TypedDict, total=False):
+    """What every command accepts besides its own arguments."""
+
+    at: datetime  # when it happened (default now, UTC); for imports and simulation
+    expected_version: int  # optimistic concurrency: refuse if the topic moved on
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    topic_id: uuid.UUID
+    version: int
+    position: int
+    created_id: str | None = None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One decision in a topic's history, as auditors read it."""
+
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: dict[str, str]
+    reason: str | None
+    data: dict[str, Any]
+
+
+REASON_FIELDS = ("reason", "instructions", "note", "text", "summary", "reply", "result")
+BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+def event_type(event: object) -> str:
+    return type(event).__name__
+
+
+def event_data(event: object) -> dict[str, Any]:
+    return {k: v for k, v in vars(event).items() if k not in BASE_FIELDS and k != "actor"}
+
+
+def history_entry(event: Aggregate.Event) -> HistoryEntry:
+    data = event_data(event)
+    reason = next((data[k] for k in REASON_FIELDS if data.get(k)), None)
+    return HistoryEntry(
+        version=event.originator_version,
+        type=event_type(event),
+        occurred_at=event.timestamp,
+        actor=getattr(event, "actor", {}),
+        reason=reason,
+        data=data,
+    )
+
+
+class LinkageApp(Application[uuid.UUID]):
+    """The topic and hierarchy use cases over one event store."""
+
+    name = "linkage"
+    env: ClassVar[dict[str, str]] = {"ORIGINATOR_ID_TYPE": "uuid"}
+
+    def __init__(self, env: dict[str, str] | None = None, *, units: UnitDirectory) -> None:
+        super().__init__(env)
+        self.units = units
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get_topic(self, topic_id: uuid.UUID, version: int | None = None) -> Topic:
+        try:
+            topic: object = self.repository.get(topic_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist") from None
+        if not isinstance(topic, Topic):
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
+        return topic
+
+    def topic_as_of(self, topic_id: uuid.UUID, at: datetime) -> Topic | None:
+        """The topic as it stood at `at`, or None if it did not exist yet."""
+        at = check_time(at, "as_of")
+        version = None
+        for event in self._events(topic_id):
+            if event.timestamp > at:
+                break
+            version = event.originator_version
+        return None if version is None else self.get_topic(topic_id, version=version)
+
+    def history(self, topic_id: uuid.UUID, until: datetime | None = None) -> list[HistoryEntry]:
+        until = None if until is None else check_time(until, "until")
+        entries = []
+        for event in self._events(topic_id):
+            if until is not None and event.timestamp > until:
+                break
+            entries.append(history_entry(event))
+        if not entries:
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
+        return entries
+
+    def _events(self, topic_id: uuid.UUID) -> Iterator[Aggregate.Event]:
+        for event in self.events.get(topic_id):
+            yield cast(Aggregate.Event, event)
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # -- submission ------------------------------------------------------------------
+
+    def submit_topic(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        description: str,
+        category: str,
+        source: str,
+        location: str,
+        submitter: dict[str, str] | None = None,
+        external_ref: str | None = None,
+        attachments: list[str] | None = None,
+        at: datetime | None = None,
+        topic_id: uuid.UUID | None = None,
+    ) -> CommandResult:
+        # The command is validated first: a re-submission is answered as a duplicate
+        # only when it would itself be accepted (right role, place within reach).
+        topic = Topic.submit(
+            actor=actor,
+            units=self.units,
+            title=title,
+            description=description,
+            category=category,
+            source=source,
+            location=location,
+            submitter=submitter,
+            external_ref=external_ref,
+            attachments=attachments,
+            at=at,
+            topic_id=topic_id,
+        )
+        if topic.external_ref:
+            existing = self._existing(external_ref_id(topic.external_ref))
+            if existing is not None:
+                return existing
+        try:
+            recordings = self.save(topic)
+        except IntegrityError:
+            existing = self._existing(topic.id) if topic.external_ref else None
+            if existing is None:
+                raise ConflictError(
+                    "TOPIC_ID_TAKEN", f"a topic with id {topic.id} already exists"
+                ) from None
+            return existing
+        return CommandResult(topic.id, topic.version, recordings[-1].notification.id)
+
+    def _existing(self, topic_id: uuid.UUID) -> CommandResult | None:
+        try:
+            topic = self.get_topic(topic_id)
+        except NotFoundError:
+            return None
+        return CommandResult(topic.id, topic.version, self.head_position(), duplicate=True)
+
+    # -- the command loop --------------------------------------------------------------
+
+    def _execute(
+        self,
+        topic_id: uuid.UUID,
+        action: Callable[[Topic], str | None],
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        for _ in range(COMMAND_RETRIES):
+            topic = self.get_topic(topic_id)
+            if expected_version is not None and topic.version != expected_version:
+                raise _stale(topic_id, expected_version, topic.version)
+            created = action(topic)
+            try:
+                recordings = self.save(topic)
+            except IntegrityError:
+                if expected_version is not None:
+                    raise _stale(topic_id, expected_version, None) from None
+                continue
+            return CommandResult(topic.id, topic.version, recordings[-1].notification.id, created)
+        raise ConflictError(
+            "CONCURRENT_UPDATE",
+            f"topic {topic_id} kept changing under {COMMAND_RETRIES} attempts; try again",
+        )
+
+    # -- commands ----------------------------------------------------------------------
+
+    def determine_topic(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        note: str | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.determine(actor, note, at), ev)
+
+    def decline_topic(
+        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.decline(actor, reason, at), ev)
+
+    def merge_topic(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        into: uuid.UUID,
+        reason: str,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        """TopicMerged on this topic and TopicAbsorbed on the target, in one transaction."""
+        at, ev = options.get("at"), options.get("expected_version")
+        for _ in range(COMMAND_RETRIES):
+            topic = self.get_topic(topic_id)
+            if ev is not None and topic.version != ev:
+                raise _stale(topic_id, ev, topic.version)
+            target = self.get_topic(into)
+            topic.merge_into(target, actor, self.units, reason, at)
+            try:
+                recordings = self.save(topic, target)
+            except IntegrityError:
+                if ev is not None:
+                    raise _stale(topic_id, ev, None) from None
+                continue
+            return CommandResult(topic.id, topic.version, recordings[-1].notification.id)
+        raise ConflictError("CONCURRENT_UPDATE", f"topic {topic_id} kept changing; try again")
+
+    def escalate_topic(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        to_unit: str | None = None,
+        reason: str = "",
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.escalate(actor, self.units, to_unit, reason, at), ev
+        )
+
+    def delegate_topic(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        to_unit: str,
+        instructions: str,
+        due: datetime | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id,
+            lambda t: t.delegate(actor, self.units, to_unit, instructions, due, at),
+            ev,
+        )
+
+    def accept_transfer(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        note: str | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.accept_transfer(actor, note, at), ev)
+
+    def return_transfer(
+        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.return_transfer(actor, reason, at), ev)
+
+    def cancel_transfer(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        reason: str | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.cancel_transfer(actor, reason, at), ev)
+
+    def take_over_topic(
+        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.take_over(actor, self.units, reason, at), ev)
+
+    def invite_co_organizer(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        unit: str,
+        note: str | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.invite_co_organizer(actor, self.units, unit, note, at), ev
+        )
+
+    def start_research(
+        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.start_research(actor, text, at), ev)
+
+    def report_research(
+        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.report_research(actor, text, at), ev)
+
+    def schedule_deliberation(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        scheduled_at: datetime,
+        place: str,
+        format: str,
+        participants: Sequence[dict[str, str | None]],
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id,
+            lambda t: t.schedule_deliberation(
+                actor, scheduled_at, place, format, list(participants), at
+            ),
+            ev,
+        )
+
+    def record_deliberation(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        meeting_id: str,
+        attendance: Sequence[str],
+        minutes: str,
+        recommendations: Sequence[str],
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id,
+            lambda t: t.record_deliberation(
+                actor, meeting_id, list(attendance), minutes, list(recommendations), at
+            ),
+            ev,
+        )
+
+    def assign_task(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        handler_unit: str,
+        handler: str,
+        requirement: str,
+        due: datetime,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id,
+            lambda t: t.assign_task(actor, self.units, handler_unit, handler, requirement, due, at),
+            ev,
+        )
+
+    def sign_task(
+        self, actor: Actor, topic_id: uuid.UUID, task_id: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.sign_task(actor, task_id, at), ev)
+
+    def report_task_progress(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        task_id: str,
+        note: str,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.report_task_progress(actor, task_id, note, at), ev
+        )
+
+    def supervise_task(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        task_id: str,
+        note: str,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.supervise_task(actor, self.units, task_id, note, at), ev
+        )
+
+    def extend_task_deadline(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        task_id: str,
+        new_due: datetime,
+        reason: str,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.extend_task_deadline(actor, task_id, new_due, reason, at), ev
+        )
+
+    def complete_task(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        task_id: str,
+        result: str,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.complete_task(actor, task_id, result, at), ev)
+
+    def record_leader_instruction(
+        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.record_leader_instruction(actor, self.units, text, at), ev
+        )
+
+    def record_adoption(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        body: str,
+        text: str,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id, lambda t: t.record_adoption(actor, self.units, body, text, at), ev
+        )
+
+    def give_feedback(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        reply: str,
+        channel: str | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.give_feedback(actor, reply, channel, at), ev)
+
+    def record_return_visit(
+        self,
+        actor: Actor,
+        topic_id: uuid.UUID,
+        contacted: bool,
+        solved: bool,
+        satisfaction: str,
+        comment: str | None = None,
+        **options: Unpack[CommandOptions],
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(
+            topic_id,
+            lambda t: t.record_return_visit(actor, contacted, solved, satisfaction, comment, at),
+            ev,
+        )
+
+    def reopen_topic(
+        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.reopen(actor, reason, at), ev)
+
+    def close_topic(
+        self, actor: Actor, topic_id: uuid.UUID, summary: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.close(actor, summary, at), ev)
+
+    def withdraw_topic(
+        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.withdraw(actor, reason, at), ev)
+
+    def add_comment(
+        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
+    ) -> CommandResult:
+        at, ev = options.get("at"), options.get("expected_version")
+        return self._execute(topic_id, lambda t: t.add_comment(actor, self.units, text, at), ev)
+
+    # -- the hierarchy -----------------------------------------------------------------
+
+    def record_hierarchy_changes(
+        self,
+        changes: HierarchyChanges,
+        *,
+        content_hash: str,
+        source: str,
+        provinces: list[str],
+        actor: Actor,
+    ) -> int | None:
+        """Record one import's changes in one transaction; None when nothing changed."""
+        if changes.empty:
+            return None
+        record = UnitImport.record(content_hash, source, provinces, changes, actor.as_dict())
+        recordings = self.save(record)
+        return recordings[-1].notification.id
+
+
+def _stale(topic_id: uuid.UUID, expected: int, actual: int | None) -> ConflictError:
+    now = "has moved on" if actual is None else f"is at version {actual}"
+    return ConflictError(
+        "VERSION_CONFLICT",
+        f"topic {topic_id} {now}; the command expected version {expected}",
+    )

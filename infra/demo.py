@@ -1,0 +1,132 @@
+"""`linkage demo`: one realistic topic through the six steps, across three levels.
+
+A water-pressure complaint from a residents' committee in 兰州市城关区 is escalated
+village → township → county, deliberated with a 4+X panel, handled, supervised,
+fed back and closed with the residents' verdict. Its decision history is printed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from domain.application import HistoryEntry, LinkageApp
+from domain.topic import Actor, Role
+from domain.units import UnitDirectory
+
+VILLAGE = "620102001001"  # 畅家巷社区居委会
+TOWNSHIP = "620102001"  # 酒泉路街道
+COUNTY = "620102"  # 城关区
+CITY = "6201"  # 兰州市
+
+PANEL: list[dict[str, str | None]] = [
+    {"name": "王建国（区政协委员）", "kind": "MEMBER", "member_id": "CPPCC-620102-017"},
+    {"name": "李红梅（社区党委书记）", "kind": "CADRE", "member_id": None},
+    {"name": "张志强（区水务局）", "kind": "DEPARTMENT", "member_id": None},
+    {"name": "赵秀兰（居民代表）", "kind": "PUBLIC", "member_id": None},
+    {"name": "刘军（物业公司）", "kind": "STAKEHOLDER", "member_id": None},
+]
+
+
+def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
+    """Record the scenario as it happened over the last five weeks; returns the topic id."""
+    start = (now or datetime.now(UTC)) - timedelta(days=35)
+
+    def day(n: float) -> datetime:
+        return start + timedelta(days=n)
+
+    village = Actor("zhou.li", VILLAGE, Role.STAFF)
+    township = Actor("chen.jing", TOWNSHIP, Role.STAFF)
+    county = Actor("sun.wei", COUNTY, Role.STAFF)
+    county_leader = Actor("he.ming", COUNTY, Role.LEADER)
+    city = Actor("gao.yan", CITY, Role.STAFF)
+    handler = Actor("water.bureau", COUNTY, Role.HANDLER)
+    street_handler = Actor("jiuquanlu.office", TOWNSHIP, Role.HANDLER)
+
+    tid = app.submit_topic(
+        village,
+        title="畅家巷6号楼二次供水水压不足",
+        description="6号楼12层以上住户反映早晚用水高峰水压不足，热水器无法点火，已持续两个月。",
+        category="供水",
+        source="HOTLINE_12345",
+        location=VILLAGE,
+        at=day(0),
+    ).topic_id
+    app.escalate_topic(village, tid, reason="加压泵房属供水公司资产，社区无权协调", at=day(1))
+    app.accept_transfer(township, tid, note="街道受理", at=day(2))
+    app.escalate_topic(
+        township, tid, reason="涉及区级供水管网改造和资金，街道层面无法解决", at=day(3)
+    )
+    app.accept_transfer(county, tid, note="区政协牵头协商", at=day(4))
+    app.invite_co_organizer(county, tid, TOWNSHIP, note="街道协助组织居民", at=day(4.5))
+    app.determine_topic(county, tid, note="经区委统战部审核，列入本月协商议题", at=day(5))
+    app.start_research(county, tid, "委员走访6号楼住户和加压泵房", at=day(6))
+    app.report_research(county, tid, "泵房设备老化，高峰时段压力仅0.18MPa", at=day(9))
+    meeting_id = app.schedule_deliberation(
+        county, tid, day(12), "酒泉路街道协商议事室", "现场协商", PANEL, at=day(10)
+    ).created_id
+    assert meeting_id is not None
+    app.record_deliberation(
+        county,
+        tid,
+        meeting_id,
+        [p["name"] or "" for p in PANEL],
+        "各方同意由区水务局更换加压设备，街道负责施工期间的居民沟通。",
+        ["更换6号楼加压泵组", "施工期间错峰临时供水", "完工后入户回访"],
+        at=day(12),
+    )
+    task = app.assign_task(
+        county, tid, COUNTY, "区水务局", "更换6号楼加压泵组", day(26), at=day(13)
+    ).created_id
+    comms = app.assign_task(
+        county, tid, TOWNSHIP, "酒泉路街道办", "施工期间居民沟通与临时供水", day(24), at=day(13)
+    ).created_id
+    assert task is not None
+    assert comms is not None
+    app.sign_task(handler, tid, task, at=day(14))
+    app.sign_task(street_handler, tid, comms, at=day(14))
+    app.report_task_progress(handler, tid, task, "设备已采购，预计下周安装", at=day(19))
+    app.supervise_task(city, tid, task, "市政协督办：请按期完成", at=day(21))
+    app.record_leader_instruction(county_leader, tid, "务必在入冬前解决", at=day(21.5))
+    app.complete_task(street_handler, tid, comms, "已张贴公告，设置临时供水点2处", at=day(23))
+    app.complete_task(handler, tid, task, "新泵组已投入运行，高峰压力0.32MPa", at=day(25))
+    app.give_feedback(county, tid, "加压设备已更换，高峰时段水压恢复正常。", "电话", at=day(27))
+    app.record_return_visit(county, tid, True, True, "SATISFIED", "住户表示满意", at=day(30))
+    app.close_topic(county, tid, "六步闭环完成，群众满意", at=day(31))
+    return tid
+
+
+def format_history(
+    entries: list[HistoryEntry], units: UnitDirectory, out: Callable[[str], None] = print
+) -> None:
+    for e in entries:
+        unit = units.get(e.actor.get("unit", ""))
+        who = f"{unit.name}({unit.code})" if unit else e.actor.get("unit", "")
+        when = e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        role, user = e.actor.get("role"), e.actor.get("user_id")
+        out(f"  v{e.version:<3} {when}  {e.type:<26} {who} {role} {user}")
+        detail = e.reason or _detail(e)
+        if detail:
+            out(f"       {detail}")
+
+
+def _detail(e: HistoryEntry) -> str:
+    d = e.data
+    match e.type:
+        case "TopicSubmitted":
+            return f"{d['title']} · {d['category']} · {d['source']}"
+        case "DeliberationScheduled":
+            kinds = sorted({p["kind"] for p in d["participants"]})
+            return f"{d['place']} {d['scheduled_at']:%Y-%m-%d} · 4+X: {', '.join(kinds)}"
+        case "DeliberationHeld":
+            return "协商建议清单: " + "；".join(d["recommendations"])
+        case "TaskAssigned":
+            who = f"{d['handler']}({d['handler_unit']})"
+            return f"{d['task_id']} → {who}: {d['requirement']}, due {d['due']:%Y-%m-%d}"
+        case "TaskSigned":
+            return f"{d['task_id']} signed"
+        case "ReturnVisitRecorded":
+            return f"contacted={d['contacted']} solved={d['solved']} {d['satisfaction']}"
+        case _:
+            return ""

@@ -1,0 +1,72 @@
+"""Every setting in one place, read from the environment and checked at once.
+
+A missing or malformed setting fails fast with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from psycopg.conninfo import conninfo_to_dict
+
+DEFAULT_KAFKA_TOPIC = "linkage.events"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    kafka_bootstrap: str | None
+    kafka_topic: str
+    secret: str | None
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("LINKAGE_HOME") or platformdirs.user_data_dir("linkage"))
+        if home.exists() and not home.is_dir():
+            raise SettingsError(f"LINKAGE_HOME={home} exists and is not a directory")
+        database_url = (env.get("LINKAGE_DATABASE_URL") or "").strip() or None
+        if database_url is not None:
+            _check_database_url(database_url)
+        bootstrap = (env.get("LINKAGE_KAFKA_BOOTSTRAP") or "").strip() or None
+        if bootstrap is not None:
+            _check_bootstrap(bootstrap)
+        topic = (env.get("LINKAGE_KAFKA_TOPIC") or DEFAULT_KAFKA_TOPIC).strip()
+        secret = (env.get("LINKAGE_SECRET") or "").strip() or None
+        return cls(home, database_url, bootstrap, topic, secret)
+
+
+def _check_database_url(url: str) -> None:
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(
+            "LINKAGE_DATABASE_URL must be a PostgreSQL URL like "
+            f"postgresql://user:password@host:5432/dbname, not {url!r}"
+        )
+    try:
+        params = conninfo_to_dict(url)
+    except Exception as exc:
+        raise SettingsError(f"LINKAGE_DATABASE_URL is malformed: {exc}") from None
+    if not params.get("dbname"):
+        raise SettingsError(f"LINKAGE_DATABASE_URL names no database: {url!r}")
+
+
+def _check_bootstrap(bootstrap: str) -> None:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(
+                f"LINKAGE_KAFKA_BOOTSTRAP must list host:port pairs, not {bootstrap!r}"
+            )
