@@ -185,13 +185,13 @@ def diff_hierarchy(
     incoming: Sequence[UnitRecord],
     current: Mapping[str, UnitRecord],
     current_retired: set[str],
-    provinces_in_scope: set[str],
 ) -> HierarchyChanges:
     """Compare a complete import of some provinces with what is recorded.
 
-    A unit recorded under one of the imported provinces but absent from the files
-    is retired; one that reappears is restored. Units of other provinces are
-    untouched, so importing one province never retires another.
+    `current` holds the recorded units of the imported provinces only: a unit there
+    but absent from the files is retired; one that reappears is restored. Units of
+    other provinces are never in `current`, so importing one province never retires
+    another.
     """
     added: list[UnitRecord] = []
     renamed: list[tuple[str, str, str]] = []
@@ -210,11 +210,7 @@ def diff_hierarchy(
             reparented.append((record.code, old.parent, record.parent))
         if record.code in current_retired:
             restored.append(record.code)
-    retired = sorted(
-        code
-        for code in current
-        if code not in seen and code not in current_retired and code[:2] in provinces_in_scope
-    )
+    retired = sorted(code for code in current if code not in seen and code not in current_retired)
     return HierarchyChanges(added, renamed, reparented, retired, restored)
 
 

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
@@ -32,6 +33,23 @@ class Database:
     @property
     def params(self) -> dict[str, Any]:
         return conninfo_to_dict(self.conninfo)
+
+    @property
+    def conninfo_url(self) -> str:
+        """The same target as a postgresql:// URL (the form LINKAGE_DATABASE_URL takes)."""
+        p = {k: str(v) for k, v in self.params.items()}
+        auth = quote(p.get("user", ""), safe="")
+        if p.get("password"):
+            auth += ":" + quote(p["password"], safe="")
+        host = p.get("host", "localhost")
+        query = {k: v for k, v in p.items() if k not in {"user", "password", "dbname", "port"}}
+        if host.startswith("/"):  # a socket directory goes in the query string
+            netloc = f"{auth}@" if auth else ""
+        else:
+            query.pop("host")
+            netloc = f"{auth}@{host}:{p.get('port', '5432')}" if auth else f"{host}"
+        url = f"postgresql://{netloc}/{quote(p.get('dbname', ''), safe='')}"
+        return url + ("?" + urlencode(query) if query else "")
 
     def eventsourcing_env(self, pool_size: int = 5) -> dict[str, str]:
         p = self.params

@@ -296,11 +296,9 @@ def _read_file(
             else:
                 parent = row[2]
                 ancestors = above.get(parent)
-                if (
-                    ancestors is None
-                    or not code.startswith(parent)
-                    or row[_ANCESTORS_FROM:] != ancestors
-                ):
+                # The parent is given explicitly (DESIGN §3): a re-parented unit keeps
+                # its code, so no prefix rule is enforced; the columns must agree.
+                if ancestors is None or row[_ANCESTORS_FROM:] != ancestors:
                     raise DivisionsFileError(
                         name, reader.line_num, _parent_problem(spec, row, ancestors, province)
                     )
@@ -341,8 +339,6 @@ def _parent_problem(
         if level_of_code(parent) is not parent_level:
             text += f" ({spec.header[2]} {parent!r} is not a {parent_word} code)"
         return text
-    if not code.startswith(parent):
-        return f"{word} {code} does not start with its parent's code {parent} ({spec.header[2]})"
     for i, (given, expected) in enumerate(zip(row[_ANCESTORS_FROM:], ancestors, strict=True)):
         if given != expected:
             column = spec.header[_ANCESTORS_FROM + i]

@@ -46,7 +46,7 @@ def import_units(
     with tqdm(desc="reading", unit=" units", disable=not show_progress) as bar:
         divisions = read_divisions(path, province, progress=bar.update)
     current, retired = runtime.units_view.snapshot(divisions.provinces)
-    changes = diff_hierarchy(divisions.records, current, retired, divisions.provinces)
+    changes = diff_hierarchy(divisions.records, current, retired)
     position = runtime.app.record_hierarchy_changes(
         changes,
         content_hash=divisions.content_hash,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain.application import LinkageApp
 from domain.topic import Actor, Role
@@ -74,8 +74,8 @@ def actor(unit: str, role: Role) -> Actor:
     return Actor(f"{role.value.lower()}-{unit}", unit, role)
 
 
-def submission(location: str = VILLAGE, **overrides: object) -> Mapping[str, object]:
-    values: dict[str, object] = {
+def submission(location: str = VILLAGE, **overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
         "title": "小区二次供水水压不足",
         "description": "畅家巷社区6号楼高层住户反映，早晚用水高峰时段水压不足，热水器无法点火。",
         "category": "供水",
