@@ -1,0 +1,53 @@
+"""The event as every read model and the Kafka stream see it (DESIGN §7).
+
+An `Envelope` is independent of eventsourcing's classes: the in-process runner
+builds it from the notification log, the Kafka consumer from the JSON message, and
+the projection code is the same under both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    position: int
+    topic_id: str  # the originator id (a topic's UUID, or a unit import's)
+    version: int
+    type: str  # the contract event name, e.g. "EscalationRequested"
+    occurred_at: datetime
+    actor: dict[str, str]
+    data: dict[str, Any]  # the event's own fields (datetimes stay datetimes)
+
+    @property
+    def reason(self) -> str | None:
+        for key in ("reason", "instructions", "note", "text", "summary", "reply", "result"):
+            value = self.data.get(key)
+            if value:
+                return str(value)
+        return None
+
+
+def envelope(event: Aggregate.Event, position: int) -> Envelope:
+    data = {
+        k: (str(v) if isinstance(v, uuid.UUID) else v)
+        for k, v in vars(event).items()
+        if k not in BASE_FIELDS and k != "actor"
+    }
+    return Envelope(
+        position=position,
+        topic_id=str(event.originator_id),
+        version=event.originator_version,
+        type=type(event).__name__,
+        occurred_at=event.timestamp,
+        actor=dict(getattr(event, "actor", None) or {}),
+        data=data,
+    )
