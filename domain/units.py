@@ -222,7 +222,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class UnitImport(Aggregate):
     """One recorded change of the hierarchy: its events hold the units in batches."""
 
-    class Started(Aggregate.Created):
+    class UnitImportStarted(Aggregate.Created):
         content_hash: str
         source: str
         provinces: list[str]
@@ -258,7 +258,7 @@ class UnitImport(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.restored += len(self.codes)
 
-    class Completed(Aggregate.Event):
+    class UnitImportCompleted(Aggregate.Event):
         summary: dict[str, int]
 
         def apply(self, aggregate: Any) -> None:
@@ -285,7 +285,7 @@ class UnitImport(Aggregate):
     ) -> UnitImport:
         """All events of one import; parents are added before their children."""
         agg = cls._create(
-            cls.Started,
+            cls.UnitImportStarted,
             id=uuid.uuid4(),
             content_hash=content_hash,
             source=source,
@@ -303,5 +303,5 @@ class UnitImport(Aggregate):
             agg.trigger_event(cls.UnitsRetired, codes=list(chunk))
         for chunk in _chunks(changes.restored, UNITS_PER_EVENT):
             agg.trigger_event(cls.UnitsRestored, codes=list(chunk))
-        agg.trigger_event(cls.Completed, summary=changes.summary())
+        agg.trigger_event(cls.UnitImportCompleted, summary=changes.summary())
         return agg

@@ -67,9 +67,10 @@ class Database:
             "APPLICATION_RECORDER_TOPIC": "infra.recorder:LinkageRecorder",
         }
 
-    def datastore(self, pool_size: int = 2) -> PostgresDatastore:
+    def datastore(self, pool_size: int = 2, schema: str = "") -> PostgresDatastore:
         p = self.params
         return PostgresDatastore(
+            schema=schema,
             dbname=str(p.get("dbname", "")),
             host=str(p.get("host", "localhost")),
             port=str(p.get("port", "5432")),

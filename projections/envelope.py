@@ -10,11 +10,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+# The hierarchy's events share the log with the topics' events.
+UNIT_EVENT_TYPES = frozenset(
+    {
+        "UnitImportStarted",
+        "UnitsAdded",
+        "UnitsRenamed",
+        "UnitsReparented",
+        "UnitsRetired",
+        "UnitsRestored",
+        "UnitImportCompleted",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +40,10 @@ class Envelope:
     data: dict[str, Any]  # the event's own fields (datetimes stay datetimes)
 
     @property
+    def is_topic_event(self) -> bool:
+        return self.type not in UNIT_EVENT_TYPES
+
+    @property
     def reason(self) -> str | None:
         for key in ("reason", "instructions", "note", "text", "summary", "reply", "result"):
             value = self.data.get(key)
@@ -36,7 +52,7 @@ class Envelope:
         return None
 
 
-def envelope(event: Aggregate.Event, position: int) -> Envelope:
+def envelope(event: DomainEventProtocol[Any], position: int) -> Envelope:
     data = {
         k: (str(v) if isinstance(v, uuid.UUID) else v)
         for k, v in vars(event).items()
@@ -47,7 +63,7 @@ def envelope(event: Aggregate.Event, position: int) -> Envelope:
         topic_id=str(event.originator_id),
         version=event.originator_version,
         type=type(event).__name__,
-        occurred_at=event.timestamp,
+        occurred_at=cast(Aggregate.Event, event).timestamp,
         actor=dict(getattr(event, "actor", None) or {}),
         data=data,
     )

@@ -1,0 +1,414 @@
+"""Runs views over the notification log: catch up, follow, rebuild, dead letters.
+
+One transaction per batch and view: the view's writes and its tracking position
+commit together, so a crash anywhere loses nothing and repeats nothing. The log
+is read in notification-id order; eventsourcing's PostgreSQL recorder inserts
+under an EXCLUSIVE table lock, so ids become visible in commit order and a reader
+never passes a gap that a slower transaction fills later.
+
+A failing event parks its topic: that event and every later event of the same
+topic go to `projection_dead_letters` (with the error) while all other topics go
+on; `retry` re-applies a parked topic's events in order once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from projections.base import TRACKING_TABLE, View
+from projections.envelope import Envelope, envelope
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+REBUILD_SUFFIX = "__rebuild"
+PARKED = "parked: an earlier event of this topic failed"
+
+DEAD_LETTERS_DDL = (
+    "CREATE TABLE IF NOT EXISTS public.projection_dead_letters ("
+    " projection text NOT NULL,"
+    " position bigint NOT NULL,"
+    " topic_id text NOT NULL,"
+    " version int,"
+    " type text,"
+    " error text NOT NULL,"
+    " recorded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (projection, position))"
+)
+SELECT_BLOCKED = (
+    "SELECT DISTINCT topic_id FROM public.projection_dead_letters"
+    " WHERE projection = %s AND topic_id = ANY(%s)"
+)
+INSERT_DEAD = (
+    "INSERT INTO public.projection_dead_letters"
+    " (projection, position, topic_id, version, type, error) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (projection, position) DO UPDATE SET error = EXCLUDED.error"
+)
+SELECT_DEAD = (
+    "SELECT position, topic_id, error FROM public.projection_dead_letters"
+    " WHERE projection = %s ORDER BY position"
+)
+COUNT_DEAD = (
+    "SELECT count(*) AS letters, count(DISTINCT topic_id) AS topics"
+    " FROM public.projection_dead_letters WHERE projection = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewStatus:
+    name: str
+    position: int
+    head: int
+    dead_letters: int
+    parked_topics: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    position: int
+    topic_id: str
+    error: str
+
+
+class ProjectionRunner:
+    """Feeds `views` from `app`'s notification log, in batches."""
+
+    def __init__(
+        self,
+        app: Application[Any],
+        views: Sequence[View],
+        conninfo: str,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.app = app
+        self.views = {view.name: view for view in views}
+        self.conninfo = conninfo
+        self.batch_size = batch_size
+        self._locks = {name: threading.Lock() for name in self.views}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.errors: list[str] = []  # failures of the follow loop itself (not of events)
+
+    # -- setup -----------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        for view in self.views.values():
+            view.create_table()
+            with view.datastore.transaction(commit=True) as curs:
+                curs.execute(DEAD_LETTERS_DDL)
+
+    def view(self, name: str) -> View:
+        try:
+            return self.views[name]
+        except KeyError:
+            known = ", ".join(sorted(self.views))
+            raise KeyError(f"no projection named {name!r}; known: {known}") from None
+
+    # -- processing ------------------------------------------------------------------
+
+    def catch_up(
+        self,
+        names: Iterable[str] | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Apply everything after each view's position; returns events applied."""
+        done = 0
+        for name in names or list(self.views):
+            view = self.view(name)
+            with self._locks[name]:
+                done += self._catch_up(view, view.name, progress)
+        return done
+
+    def _catch_up(
+        self, view: View, tracking_name: str, progress: Callable[[int], object] | None
+    ) -> int:
+        done = 0
+        while True:
+            start = view.max_tracking_id(view.name) or 0
+            notifications = self.app.recorder.select_notifications(
+                start=start, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return done
+            self.apply_batch(view, notifications, tracking_name)
+            done += len(notifications)
+            if progress:
+                progress(len(notifications))
+
+    def apply_batch(
+        self, view: View, notifications: Sequence[Notification], dead_name: str | None = None
+    ) -> None:
+        """One transaction: the view's writes for these notifications and its position."""
+        dead_name = dead_name or view.name
+        envelopes, undecodable = self._decode(notifications)
+        with view.datastore.transaction(commit=True) as curs:
+            parked = self._parked(curs, dead_name, {e.topic_id for e in envelopes})
+            runnable = [e for e in envelopes if e.topic_id not in parked]
+            for e in envelopes:
+                if e.topic_id in parked:
+                    self._bury(curs, dead_name, e, PARKED)
+            for notification, error in undecodable:
+                curs.execute(
+                    INSERT_DEAD,
+                    (
+                        dead_name,
+                        notification.id,
+                        str(notification.originator_id),
+                        notification.originator_version,
+                        notification.topic,
+                        error,
+                    ),
+                )
+            if runnable and not self._try_apply(curs, view, runnable):
+                for group in _by_topic(runnable):
+                    if not self._try_apply(curs, view, group):
+                        self._apply_until_failure(curs, view, group, dead_name)
+            view._insert_tracking(curs, Tracking(view.name, notifications[-1].id))
+
+    _last_error = ""
+
+    def _apply_until_failure(
+        self, curs: Cursor[DictRow], view: View, group: Sequence[Envelope], dead_name: str
+    ) -> None:
+        """One topic's events one by one: those before the failure count, the rest park."""
+        for i, e in enumerate(group):
+            if not self._try_apply(curs, view, [e]):
+                error = self._last_error
+                for later in group[i:]:
+                    self._bury(curs, dead_name, later, error if later is e else PARKED)
+                return
+
+    def _try_apply(self, curs: Cursor[DictRow], view: View, envelopes: Sequence[Envelope]) -> bool:
+        try:
+            with curs.connection.transaction():  # a savepoint: a failure undoes only this part
+                view.apply(curs, envelopes)
+        except Exception as exc:
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("projection %s failed on %d events: %s", view.name, len(envelopes), exc)
+            log.debug("%s", traceback.format_exc())
+            return False
+        return True
+
+    def _decode(
+        self, notifications: Sequence[Notification]
+    ) -> tuple[list[Envelope], list[tuple[Notification, str]]]:
+        envelopes: list[Envelope] = []
+        failed: list[tuple[Notification, str]] = []
+        for n in notifications:
+            try:
+                envelopes.append(envelope(self.app.mapper.to_domain_event(n), n.id))
+            except Exception as exc:
+                failed.append((n, f"cannot decode: {type(exc).__name__}: {exc}"))
+        return envelopes, failed
+
+    @staticmethod
+    def _parked(curs: Cursor[DictRow], name: str, topic_ids: set[str]) -> set[str]:
+        curs.execute(SELECT_BLOCKED, (name, sorted(topic_ids)))
+        return {row["topic_id"] for row in curs.fetchall()}
+
+    @staticmethod
+    def _bury(curs: Cursor[DictRow], name: str, e: Envelope, error: str) -> None:
+        curs.execute(INSERT_DEAD, (name, e.position, e.topic_id, e.version, e.type, error))
+
+    # -- dead letters ----------------------------------------------------------------
+
+    def dead_letters(self, name: str) -> list[DeadLetter]:
+        view = self.view(name)
+        with view.datastore.transaction(commit=False) as curs:
+            curs.execute(SELECT_DEAD, (name,))
+            return [DeadLetter(r["position"], r["topic_id"], r["error"]) for r in curs.fetchall()]
+
+    def retry(self, name: str) -> tuple[int, int]:
+        """Re-apply parked topics in order; returns (topics recovered, topics still failing)."""
+        view = self.view(name)
+        letters = self.dead_letters(name)
+        by_topic: dict[str, list[int]] = {}
+        for letter in letters:
+            by_topic.setdefault(letter.topic_id, []).append(letter.position)
+        recovered = failing = 0
+        with self._locks[name]:
+            for topic_id, positions in by_topic.items():
+                notifications = [self._notification(p) for p in positions]
+                envelopes, undecodable = self._decode(notifications)
+                with view.datastore.transaction(commit=True) as curs:
+                    if not undecodable and self._try_apply(curs, view, envelopes):
+                        curs.execute(
+                            "DELETE FROM public.projection_dead_letters"
+                            " WHERE projection = %s AND topic_id = %s",
+                            (name, topic_id),
+                        )
+                        recovered += 1
+                        continue
+                    error = undecodable[0][1] if undecodable else self._last_error
+                    curs.execute(
+                        "UPDATE public.projection_dead_letters SET error = %s"
+                        " WHERE projection = %s AND topic_id = %s",
+                        (error, name, topic_id),
+                    )
+                    failing += 1
+        return recovered, failing
+
+    def _notification(self, position: int) -> Notification:
+        found = self.app.recorder.select_notifications(start=position, limit=1, stop=position)
+        if not found:
+            raise LookupError(f"notification {position} is not in the store")
+        return found[0]
+
+    # -- status and waiting ----------------------------------------------------------
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def status(self) -> list[ViewStatus]:
+        head = self.head()
+        result = []
+        for name, view in self.views.items():
+            with view.datastore.transaction(commit=False) as curs:
+                curs.execute(COUNT_DEAD, (name,))
+                row = curs.fetchone()
+            letters, topics = (row["letters"], row["topics"]) if row else (0, 0)
+            result.append(ViewStatus(name, view.position(), head, letters, topics))
+        return result
+
+    def position(self) -> int:
+        """The position every view has reached (the lowest)."""
+        return min((view.position() for view in self.views.values()), default=0)
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> None:
+        """Block until every view has processed `position`; TimeoutError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while self.position() < position:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"read models reached position {self.position()}, not {position}, "
+                    f"within {timeout:g} s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    # -- following the log -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Follow the log in a background thread (LISTEN/NOTIFY, polling as a fallback)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="projections", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run_forever(self, poll: float = 1.0) -> None:
+        channel = getattr(self.app.recorder, "channel_name", "linkage_events")
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
+                    while not self._stop.is_set():
+                        if self.catch_up() == 0:
+                            for _ in conn.notifies(timeout=poll, stop_after=1):
+                                pass
+            except Exception as exc:  # the database went away: retry, never die
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                log.warning("projection runner: %s; retrying", exc)
+                self._stop.wait(poll)
+
+    # -- rebuild ---------------------------------------------------------------------
+
+    def rebuild(
+        self,
+        name: str,
+        make_datastore: Callable[[str], PostgresDatastore],
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Build `name` from position 0 in a scratch schema, then swap it in at once.
+
+        Queries keep reading the old tables until the swap, which is one transaction:
+        nobody ever reads a half-built view.
+        """
+        live = self.view(name)
+        scratch = f"rebuild_{name}"
+        with live.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(scratch)))
+            curs.execute(SQL("CREATE SCHEMA {}").format(Identifier(scratch)))
+        datastore = make_datastore(scratch)
+        shadow = type(live)(datastore, live.units)
+        shadow.create_table()
+        dead_name = name + REBUILD_SUFFIX
+        with live.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "DELETE FROM public.projection_dead_letters WHERE projection = %s", (dead_name,)
+            )
+        try:
+            applied = self._catch_up(shadow, dead_name, progress)
+            with self._locks[name]:
+                applied += self._catch_up(shadow, dead_name, progress)
+                self._swap(live, shadow, scratch, dead_name)
+        finally:
+            datastore.close()
+        return applied
+
+    def _swap(self, live: View, shadow: View, scratch: str, dead_name: str) -> None:
+        position = shadow.position()
+        with live.datastore.transaction(commit=True) as curs:
+            for table in live.tables:
+                curs.execute(
+                    SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(
+                        Identifier(live.schema), Identifier(table)
+                    )
+                )
+                curs.execute(
+                    SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
+                        Identifier(scratch), Identifier(table), Identifier(live.schema)
+                    )
+                )
+            curs.execute(
+                SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
+                    Identifier(live.schema), Identifier(TRACKING_TABLE)
+                ),
+                (live.name,),
+            )
+            curs.execute(
+                SQL("INSERT INTO {}.{} (application_name, notification_id) VALUES (%s, %s)").format(
+                    Identifier(live.schema), Identifier(TRACKING_TABLE)
+                ),
+                (live.name, position),
+            )
+            curs.execute(
+                "DELETE FROM public.projection_dead_letters WHERE projection = %s", (live.name,)
+            )
+            curs.execute(
+                "UPDATE public.projection_dead_letters SET projection = %s WHERE projection = %s",
+                (live.name, dead_name),
+            )
+            curs.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(scratch)))
+
+
+def _by_topic(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
+    groups: dict[str, list[Envelope]] = {}
+    for e in envelopes:
+        groups.setdefault(e.topic_id, []).append(e)
+    return list(groups.values())
