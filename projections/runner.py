@@ -68,6 +68,10 @@ COUNT_DEAD = (
 )
 
 
+class UnknownProjectionError(LookupError):
+    """A projection name that no view has."""
+
+
 @dataclass(frozen=True, slots=True)
 class ViewStatus:
     name: str
@@ -120,7 +124,7 @@ class ProjectionRunner:
             return self.views[name]
         except KeyError:
             known = ", ".join(sorted(self.views))
-            raise KeyError(f"no projection named {name!r}; known: {known}") from None
+            raise UnknownProjectionError(f"no projection named {name!r}; known: {known}") from None
 
     # -- processing ------------------------------------------------------------------
 

@@ -74,6 +74,10 @@ class UnitsView(PostgresTrackingRecorder):
         "SELECT code, name, level, parent, retired FROM units WHERE path[1] = ANY(%s)"
     )
     COUNT = "SELECT count(*) AS n FROM units"
+    SELECT_PLACES = (
+        "SELECT code, name, level, parent, path, retired FROM units"
+        " WHERE path[1] = %s AND level = ANY(%s) AND NOT retired ORDER BY code"
+    )
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore, tracking_table_name="units_tracking")
@@ -158,6 +162,12 @@ class UnitsView(PostgresTrackingRecorder):
                 if row["retired"]:
                     retired.add(row["code"])
         return records, retired
+
+    def units_of(self, province: str, levels: Iterable[Level]) -> list[Unit]:
+        """The active units of some levels in one province, by code."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.SELECT_PLACES, (province, [int(level) for level in levels]))
+            return [_unit(row) for row in curs.fetchall()]
 
     def count(self) -> int:
         with self.datastore.transaction(commit=False) as curs:
