@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from domain.application import LinkageApp
 from infra.database import Database, open_database
 from infra.settings import Settings
+from projections.base import View
+from projections.runner import ProjectionRunner
 from projections.units import CachedUnitDirectory, UnitsView
 
 
@@ -21,9 +24,21 @@ class Runtime:
     units: CachedUnitDirectory
     _closed: bool = field(default=False, repr=False)
 
+    @cached_property
+    def projections(self) -> ProjectionRunner:
+        """The read models of DESIGN §5 and their runner (tables created on first use)."""
+        views = [cls(self.database.datastore(), self.units) for cls in view_classes()]
+        runner = ProjectionRunner(self.app, views, self.database.conninfo)
+        runner.create_tables()
+        return runner
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if "projections" in self.__dict__:
+                self.projections.stop()
+                for view in self.projections.views.values():
+                    view.datastore.close()
             self.app.close()
             self.units_view.datastore.close()
 
@@ -32,6 +47,14 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def view_classes() -> list[type[View]]:
+    from projections.stats import StatsView
+    from projections.timeline import TimelineView
+    from projections.topics import TopicsView
+
+    return [TopicsView, TimelineView, StatsView]
 
 
 def build_runtime(

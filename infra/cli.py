@@ -16,6 +16,7 @@ from infra.bootstrap import Runtime, bootstrap
 from infra.database import DatabaseUnavailableError
 from infra.divisions import DivisionsFileError
 from infra.settings import Settings, SettingsError
+from projections.runner import UnknownProjectionError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -70,6 +71,86 @@ def cmd_units_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_projections_status(args: argparse.Namespace) -> int:
+    with bootstrap() as runtime:
+        runner = runtime.projections
+        rows = [
+            (s.name, s.position, s.head, s.lag, s.dead_letters, s.parked_topics)
+            for s in runner.status()
+        ]
+        units_position = runtime.units_view.max_tracking_id(runtime.units_view.name) or 0
+        print(
+            f"{'projection':<12} {'position':>10} {'head':>10} {'lag':>8} {'dead':>6} {'parked':>7}"
+        )
+        for name, position, head, lag, dead, parked in rows:
+            print(f"{name:<12} {position:>10} {head:>10} {lag:>8} {dead:>6} {parked:>7}")
+        print(f"{'units':<12} {units_position:>10} {'':>10} {'(hierarchy events only)'}")
+        for status in runner.status():
+            for letter in runner.dead_letters(status.name)[:5]:
+                print(
+                    f"  {status.name}: topic {letter.topic_id} at {letter.position}: {letter.error}"
+                )
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    with bootstrap() as runtime:
+        runner = runtime.projections
+        names = [args.name] if args.name else list(runner.views)
+        for name in names:
+            runner.view(name)  # unknown names fail before any work
+        for name in names:
+            with tqdm(total=runner.head(), desc=f"rebuild {name}", unit=" events") as bar:
+                applied = runner.rebuild(
+                    name, lambda schema: runtime.database.datastore(schema=schema), bar.update
+                )
+            print(f"{name}: rebuilt from position 0 over {applied:,} events and swapped in")
+    return 0
+
+
+def cmd_projections_retry(args: argparse.Namespace) -> int:
+    with bootstrap() as runtime:
+        runner = runtime.projections
+        failed = 0
+        for name in [args.name] if args.name else list(runner.views):
+            recovered, failing = runner.retry(name)
+            failed += failing
+            print(f"{name}: {recovered} topics recovered, {failing} still failing")
+    return EXIT_FAILURE if failed else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from domain.units import Level
+    from infra.simulate import Simulator
+
+    with bootstrap() as runtime:
+        places = runtime.units_view.units_of(args.province, [Level.TOWNSHIP, Level.VILLAGE])
+        if not places:
+            raise LinkageError(
+                "PROVINCE_NOT_IMPORTED",
+                f"province {args.province!r} has no townships or villages in the store; "
+                "import it first with `linkage units import`",
+            )
+        simulator = Simulator(runtime.app, runtime.units, places, seed=args.seed, days=args.days)
+        with tqdm(total=args.topics, desc="simulating", unit=" topics") as bar:
+            report = simulator.run(args.topics, bar.update)
+        print(
+            f"{report.topics:,} topics, {report.events:,} events; store position {report.position}"
+        )
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    return value
+
+
 def _unit_label(runtime: Runtime, code: str) -> str:
     unit = runtime.units.get(code)
     return f"{unit.name}({code})" if unit else code
@@ -94,11 +175,33 @@ def build_parser() -> argparse.ArgumentParser:
     show = units_sub.add_parser("show", help="a unit and its ancestors")
     show.add_argument("code")
     show.set_defaults(func=cmd_units_show)
+    simulate = sub.add_parser("simulate", help="realistic topic traffic through the domain")
+    simulate.add_argument("--province", required=True, help="2-digit province code, e.g. 62")
+    simulate.add_argument("--topics", type=_positive, required=True)
+    simulate.add_argument("--days", type=_positive, default=365, help="spread over this many days")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.set_defaults(func=cmd_simulate)
+
+    projections = sub.add_parser("projections", help="the read models")
+    proj_sub = projections.add_subparsers(
+        dest="projections_command", required=True, metavar="ACTION"
+    )
+    status = proj_sub.add_parser(
+        "status", help="each projection's position, head, lag, dead letters"
+    )
+    status.set_defaults(func=cmd_projections_status)
+    rebuild = proj_sub.add_parser("rebuild", help="rebuild from position 0 and swap in")
+    rebuild.add_argument("name", nargs="?", help="one projection (default: all)")
+    rebuild.set_defaults(func=cmd_projections_rebuild)
+    retry = proj_sub.add_parser("retry", help="re-apply dead-lettered events")
+    retry.add_argument("name", nargs="?", help="one projection (default: all)")
+    retry.set_defaults(func=cmd_projections_retry)
     return parser
 
 
 KNOWN_FAILURES: tuple[type[Exception], ...] = (
     LinkageError,
+    UnknownProjectionError,
     DivisionsFileError,
     SettingsError,
     DatabaseUnavailableError,

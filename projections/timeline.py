@@ -1,0 +1,110 @@
+"""The timeline read model: every event of every topic, as auditors page through it.
+
+`timeline_events` holds one row per topic event (position, version, type, time,
+actor, reason, and the event's own fields as jsonb with datetimes as UTC ISO
+strings), keyed by (topic_id, version). A batch is one SELECT (which topics
+already have their creation recorded) and one INSERT from `unnest` arrays; events
+of a topic whose creation this view never saw are ignored, and a repeated event
+hits the key and changes nothing.
+
+Personal data stays out: the submitter's name and phone (PIPL, DESIGN §10) are
+not copied into the read model, so erasing a person's key in the event store
+leaves no readable copy here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from domain.units import UnitDirectory
+from projections.base import View
+from projections.envelope import Envelope
+from projections.topics import array_params, schema_statements, unnest_of
+
+PERSONAL_FIELDS = frozenset({"submitter"})
+EVENT_TYPES = (
+    "text",  # topic_id
+    "int",  # version
+    "bigint",  # position
+    "text",  # type
+    "timestamptz",  # occurred_at
+    "text",  # actor_user
+    "text",  # actor_unit
+    "text",  # actor_role
+    "text",  # reason
+    "jsonb",  # data
+)
+
+
+def public_data(e: Envelope) -> dict[str, Any]:
+    """The event's fields without personal data."""
+    return {k: v for k, v in e.data.items() if k not in PERSONAL_FIELDS}
+
+
+class TimelineView(View):
+    """`timeline_events`: the full decision history of each topic."""
+
+    name = "timeline"
+    tables = ("timeline_events",)
+    DDL = (
+        "CREATE TABLE IF NOT EXISTS {schema}.timeline_events ("
+        " topic_id text NOT NULL,"
+        " version int NOT NULL,"
+        " position bigint NOT NULL,"
+        " type text NOT NULL,"
+        " occurred_at timestamptz NOT NULL,"
+        " actor_user text NOT NULL,"
+        " actor_unit text NOT NULL,"
+        " actor_role text NOT NULL,"
+        " reason text,"
+        " data jsonb NOT NULL,"
+        " PRIMARY KEY (topic_id, version))",
+    )
+    STATEMENTS: ClassVar[dict[str, str]] = {
+        "known": (
+            "SELECT topic_id FROM {schema}.timeline_events WHERE topic_id = ANY(%s) AND version = 1"
+        ),
+        "insert": (
+            "INSERT INTO {schema}.timeline_events (topic_id, version, position, type,"
+            " occurred_at, actor_user, actor_unit, actor_role, reason, data)"
+            " SELECT * FROM "
+            + unnest_of(EVENT_TYPES)
+            + " ON CONFLICT (topic_id, version) DO NOTHING"
+        ),
+    }
+
+    def __init__(self, datastore: PostgresDatastore, units: UnitDirectory) -> None:
+        super().__init__(datastore, units)
+        self.sql = schema_statements(self, self.STATEMENTS)
+
+    def apply(self, curs: Cursor[DictRow], envelopes: Sequence[Envelope]) -> None:
+        events = [e for e in envelopes if e.is_topic_event]
+        if not events:
+            return
+        known = {e.topic_id for e in events if e.type == "TopicSubmitted"}
+        curs.execute(self.sql["known"], (sorted({e.topic_id for e in events} - known),))
+        known.update(row["topic_id"] for row in curs.fetchall())
+        events = [e for e in events if e.topic_id in known]
+        if not events:
+            return
+        rows = [
+            (
+                e.topic_id,
+                e.version,
+                e.position,
+                e.type,
+                e.occurred_at,
+                e.actor.get("user_id", ""),
+                e.actor.get("unit", ""),
+                e.actor.get("role", ""),
+                e.reason,
+                public_data(e),
+            )
+            for e in events
+        ]
+        curs.execute(self.sql["insert"], array_params(rows, EVENT_TYPES))
