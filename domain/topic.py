@@ -281,6 +281,7 @@ class Topic(Aggregate):
         self.adoptions: list[dict[str, str]] = []
         self.feedback: str | None = None
         self.return_visits: list[ReturnVisit] = []
+        self.visits_since_feedback = 0  # the residents' verdict on the current feedback
         self.comments = 0
         self.returns = 0
         self.reopened = 0
@@ -505,6 +506,7 @@ class Topic(Aggregate):
     def decline(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "decline the topic")
         self._check_stage(frozenset({Stage.COLLECTED}), "decline the topic")
+        self._check_no_pending("decline the topic")
         self._trigger(self.TopicDeclined, actor, at, reason=check_text(reason, "reason"))
 
     # -- merge -----------------------------------------------------------------------
@@ -1162,6 +1164,7 @@ class Topic(Aggregate):
         def apply(self, topic: Topic) -> None:
             topic.stage = Stage.FEEDBACK
             topic.feedback = self.reply
+            topic.visits_since_feedback = 0
 
     def give_feedback(
         self, actor: Actor, reply: str, channel: str | None = None, at: datetime | None = None
@@ -1201,6 +1204,7 @@ class Topic(Aggregate):
                     self.timestamp,
                 )
             )
+            topic.visits_since_feedback += 1
 
     def record_return_visit(
         self,
@@ -1234,7 +1238,7 @@ class Topic(Aggregate):
     def reopen(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "reopen the topic")
         self._check_stage(frozenset({Stage.FEEDBACK}), "reopen the topic")
-        last = self.return_visits[-1] if self.return_visits else None
+        last = self.return_visits[-1] if self.visits_since_feedback else None
         if last is None or last.satisfaction != Satisfaction.UNSATISFIED:
             verdict = (
                 "no return visit"
@@ -1258,7 +1262,8 @@ class Topic(Aggregate):
     def close(self, actor: Actor, summary: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "close the topic")
         self._check_stage(frozenset({Stage.FEEDBACK}), "close the topic")
-        if not self.return_visits:
+        self._check_no_pending("close the topic")
+        if not self.visits_since_feedback:
             raise RuleViolationError(
                 "CLOSE_NEEDS_RETURN_VISIT",
                 "a topic closes with the residents' verdict: record a return visit first",
@@ -1289,9 +1294,11 @@ class Topic(Aggregate):
     def add_comment(
         self, actor: Actor, units: UnitDirectory, text: str, at: datetime | None = None
     ) -> None:
-        self._check_role(actor, COMMENTING_ROLES, "comment")
+        # Visibility first: a unit that cannot see the topic learns nothing of it.
         if not self.can_see(actor.unit, units):
             raise NotFoundError("TOPIC_NOT_FOUND", f"topic {self.id} does not exist")
+        self._check_role(actor, COMMENTING_ROLES, "comment")
+        self._check_open("take a comment")
         self._trigger(self.CommentAdded, actor, at, text=check_text(text, "text"))
 
 

@@ -101,12 +101,11 @@ def cmd_projections_rebuild(args: argparse.Namespace) -> int:
         names = [args.name] if args.name else list(runner.views)
         for name in names:
             runner.view(name)  # unknown names fail before any work
-        for name in names:
-            with tqdm(total=runner.head(), desc=f"rebuild {name}", unit=" events") as bar:
-                applied = runner.rebuild(
-                    name, lambda schema: runtime.database.datastore(schema=schema), bar.update
-                )
-            print(f"{name}: rebuilt from position 0 over {applied:,} events and swapped in")
+        with tqdm(total=runner.head(), desc="rebuild " + ", ".join(names), unit=" events") as bar:
+            read = runner.rebuild_many(
+                names, lambda schema: runtime.database.datastore(schema=schema), bar.update
+            )
+        print(f"{', '.join(names)}: rebuilt from position 0 over {read:,} events and swapped in")
     return 0
 
 

@@ -133,36 +133,63 @@ class ProjectionRunner:
         names: Iterable[str] | None = None,
         progress: Callable[[int], object] | None = None,
     ) -> int:
-        """Apply everything after each view's position; returns events applied."""
-        done = 0
-        for name in names or list(self.views):
-            view = self.view(name)
-            with self._locks[name]:
-                done += self._catch_up(view, view.name, progress)
-        return done
+        """Apply everything after each view's position; returns notifications read.
 
-    def _catch_up(
-        self, view: View, tracking_name: str, progress: Callable[[int], object] | None
+        The log is read and decoded once per batch for all views; each view then
+        applies the part after its own position in its own transaction.
+        """
+        views = [self.view(name) for name in names or list(self.views)]
+        locks = [self._locks[v.name] for v in sorted(views, key=lambda v: v.name)]
+        for lock in locks:
+            lock.acquire()
+        try:
+            return self._catch_up_many([(v, v.name) for v in views], progress)
+        finally:
+            for lock in locks:
+                lock.release()
+
+    def _catch_up_many(
+        self, views: Sequence[tuple[View, str]], progress: Callable[[int], object] | None
     ) -> int:
+        """Read and decode each batch once; each view applies what is after its position."""
         done = 0
         while True:
-            start = view.max_tracking_id(view.name) or 0
+            positions = {id(v): v.position() for v, _ in views}
             notifications = self.app.recorder.select_notifications(
-                start=start, limit=self.batch_size, inclusive_of_start=False
+                start=min(positions.values()),
+                limit=self.batch_size,
+                inclusive_of_start=False,
             )
             if not notifications:
                 return done
-            self.apply_batch(view, notifications, tracking_name)
+            envelopes, undecodable = self._decode(notifications)
+            for view, dead_name in views:
+                after = positions[id(view)]
+                mine = [n for n in notifications if n.id > after]
+                if mine:
+                    self.apply_batch(
+                        view,
+                        mine,
+                        dead_name,
+                        decoded=(
+                            [e for e in envelopes if e.position > after],
+                            [(n, err) for n, err in undecodable if n.id > after],
+                        ),
+                    )
             done += len(notifications)
             if progress:
                 progress(len(notifications))
 
     def apply_batch(
-        self, view: View, notifications: Sequence[Notification], dead_name: str | None = None
+        self,
+        view: View,
+        notifications: Sequence[Notification],
+        dead_name: str | None = None,
+        decoded: tuple[list[Envelope], list[tuple[Notification, str]]] | None = None,
     ) -> None:
         """One transaction: the view's writes for these notifications and its position."""
         dead_name = dead_name or view.name
-        envelopes, undecodable = self._decode(notifications)
+        envelopes, undecodable = decoded or self._decode(notifications)
         with view.datastore.transaction(commit=True) as curs:
             parked = self._parked(curs, dead_name, {e.topic_id for e in envelopes})
             runnable = [e for e in envelopes if e.topic_id not in parked]
@@ -348,31 +375,55 @@ class ProjectionRunner:
         make_datastore: Callable[[str], PostgresDatastore],
         progress: Callable[[int], object] | None = None,
     ) -> int:
-        """Build `name` from position 0 in a scratch schema, then swap it in at once.
+        """Build `name` from position 0 in a scratch schema, then swap it in at once."""
+        return self.rebuild_many([name], make_datastore, progress)
 
-        Queries keep reading the old tables until the swap, which is one transaction:
-        nobody ever reads a half-built view.
+    def rebuild_many(
+        self,
+        names: Sequence[str],
+        make_datastore: Callable[[str], PostgresDatastore],
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Rebuild several views in one pass over the log (read and decoded once).
+
+        Each is built in a scratch schema; queries keep reading the old tables until
+        its swap, which is one transaction: nobody ever reads a half-built view.
+        Returns the notifications read.
         """
-        live = self.view(name)
-        scratch = f"rebuild_{name}"
-        with live.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(scratch)))
-            curs.execute(SQL("CREATE SCHEMA {}").format(Identifier(scratch)))
-        datastore = make_datastore(scratch)
-        shadow = type(live)(datastore, live.units)
-        shadow.create_table()
-        dead_name = name + REBUILD_SUFFIX
-        with live.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                "DELETE FROM public.projection_dead_letters WHERE projection = %s", (dead_name,)
-            )
+        lives = [self.view(name) for name in names]
+        shadows: list[tuple[View, str]] = []
+        datastores: list[PostgresDatastore] = []
         try:
-            applied = self._catch_up(shadow, dead_name, progress)
-            with self._locks[name]:
-                applied += self._catch_up(shadow, dead_name, progress)
-                self._swap(live, shadow, scratch, dead_name)
+            for live in lives:
+                scratch = f"rebuild_{live.name}"
+                with live.datastore.transaction(commit=True) as curs:
+                    curs.execute(
+                        SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(scratch))
+                    )
+                    curs.execute(SQL("CREATE SCHEMA {}").format(Identifier(scratch)))
+                    curs.execute(
+                        "DELETE FROM public.projection_dead_letters WHERE projection = %s",
+                        (live.name + REBUILD_SUFFIX,),
+                    )
+                datastore = make_datastore(scratch)
+                datastores.append(datastore)
+                shadow = type(live)(datastore, live.units)
+                shadow.create_table()
+                shadows.append((shadow, live.name + REBUILD_SUFFIX))
+            applied = self._catch_up_many(shadows, progress)
+            locks = [self._locks[v.name] for v in sorted(lives, key=lambda v: v.name)]
+            for lock in locks:
+                lock.acquire()
+            try:
+                applied += self._catch_up_many(shadows, progress)
+                for live, (shadow, dead_name) in zip(lives, shadows, strict=True):
+                    self._swap(live, shadow, f"rebuild_{live.name}", dead_name)
+            finally:
+                for lock in locks:
+                    lock.release()
         finally:
-            datastore.close()
+            for datastore in datastores:
+                datastore.close()
         return applied
 
     def _swap(self, live: View, shadow: View, scratch: str, dead_name: str) -> None:

@@ -41,7 +41,6 @@ from tests.utils.factories import (
     handler,
     leader,
     staff,
-    submission,
 )
 
 # -- the world the model knows --------------------------------------------------------
@@ -116,6 +115,8 @@ class MTopic:
     tasks: dict[str, MTask] = field(default_factory=dict)
     visits: list[str] = field(default_factory=list)  # since the last feedback
     reopened: int = 0
+    returns: int = 0
+    comments: int = 0
     version: int = 1
 
     # the guards, in the order the rules are stated
@@ -176,6 +177,14 @@ def active(code: str) -> None:
     need(code != RETIRED, "UNIT_RETIRED")
 
 
+def check_submission(a: Actor, location: str, title: str, source: str) -> None:
+    need(a.role in SUBMITTING, "ROLE_NOT_PERMITTED")
+    active(location)
+    need(location == a.unit or a.unit in ancestors(location), "SUBMIT_OUTSIDE_SUBTREE")
+    need(bool(title.strip()), "FIELD_REQUIRED")
+    need(source == "HOTLINE_12345", "INVALID_VALUE")
+
+
 # -- the app under test, keeping the in-memory aggregates it saved ---------------------
 
 
@@ -220,7 +229,7 @@ WHERE = st.tuples(
 TASK_IDS = st.sampled_from(["T1", "T1", "T2", "T3"])
 MEETING_IDS = st.sampled_from(["M1", "M1", "M2", "M3"])
 DUE_DAYS = st.sampled_from([-1.0, 0.0, 3.0, 30.0])
-SATISFACTION = st.sampled_from(["SATISFIED", "BASICALLY_SATISFIED", "UNSATISFIED"])
+SATISFACTION = st.sampled_from(["SATISFIED", "BASICALLY_SATISFIED", "UNSATISFIED", "UNSATISFIED"])
 Who = tuple[str, int, Role]
 # commands that need a rarer set-up come up more often
 MORE_OFTEN = ["escalate", "delegate", "delegate", "take", "take", "return", "cancel", "decline"]
@@ -347,17 +356,26 @@ class TopicMachine(RuleBasedStateMachine):
         self, a: Actor, location: str, title: str, source: str, ref: str | None
     ) -> uuid.UUID | None:
         at = self.tick()
-
-        def model() -> None:
-            need(a.role in SUBMITTING, "ROLE_NOT_PERMITTED")
-            active(location)
-            need(location == a.unit or a.unit in ancestors(location), "SUBMIT_OUTSIDE_SUBTREE")
-            need(bool(title.strip()), "FIELD_REQUIRED")
-            need(source == "HOTLINE_12345", "INVALID_VALUE")
-
-        values = dict(submission(location, title=title, source=source, external_ref=ref))
-        result = self.execute([], model, lambda: self.app.submit_topic(a, **values, at=at))  # type: ignore[arg-type]
+        result = self.execute(
+            [],
+            lambda: check_submission(a, location, title, source),
+            lambda: self.send_submission(a, location, title, source, ref, at),
+        )
         return None if result is None else self.created(result, location, ref)
+
+    def send_submission(
+        self, a: Actor, location: str, title: str, source: str, ref: str | None, at: datetime
+    ) -> CommandResult:
+        return self.app.submit_topic(
+            a,
+            title=title,
+            description="村主干道路灯已损坏两个月，夜间出行不便。",
+            category="市政设施",
+            source=source,
+            location=location,
+            external_ref=ref,
+            at=at,
+        )
 
     def created(self, result: CommandResult, location: str, ref: str | None) -> uuid.UUID:
         assert not result.duplicate
@@ -401,13 +419,8 @@ class TopicMachine(RuleBasedStateMachine):
     def resubmit(self, a: Actor, place: str, title: str, source: str, ref: str) -> Any:
         """A re-submission: refused like any submission, else answered as a duplicate."""
         at = self.tick()
-        values = dict(submission(place, title=title, source=source, external_ref=ref))
         try:
-            need(a.role in SUBMITTING, "ROLE_NOT_PERMITTED")
-            active(place)
-            need(place == a.unit or a.unit in ancestors(place), "SUBMIT_OUTSIDE_SUBTREE")
-            need(bool(title.strip()), "FIELD_REQUIRED")
-            need(source == "HOTLINE_12345", "INVALID_VALUE")
+            check_submission(a, place, title, source)
             expected = None
         except Refused as refusal:
             expected = refusal.rule
@@ -415,7 +428,7 @@ class TopicMachine(RuleBasedStateMachine):
         version, head = self.app.get_topic(tid).version, self.app.head_position()
         error: LinkageError | None = None
         try:
-            result = self.app.submit_topic(a, **values, at=at)  # type: ignore[arg-type]
+            result = self.send_submission(a, place, title, source, ref, at)
         except LinkageError as err:
             error = err
         if error is not None:
@@ -649,6 +662,7 @@ class TopicMachine(RuleBasedStateMachine):
 
         def change(m: MTopic) -> None:
             m.pending = None
+            m.returns += 1
 
         self.simple(
             tid, a, check, change, lambda at: self.app.return_transfer(a, tid, "退回", at=at)
@@ -927,22 +941,31 @@ class TopicMachine(RuleBasedStateMachine):
             "adoption": lambda at: self.app.record_adoption(a, tid, "区政府", "采纳建议", at=at),
             "comment": lambda at: self.app.add_comment(a, tid, "群众留言", at=at),
         }
-        self.simple(tid, a, check, lambda m: None, calls[command])
+
+        def change(m: MTopic) -> None:
+            m.comments += command == "comment"
+
+        self.simple(tid, a, check, change, calls[command])
 
     # -- the natural next step, so that sequences reach the later stages ---------------------
 
     def do_advance(self, tid: uuid.UUID, satisfaction: str, unit: str, choice: int) -> None:
         m = self.model[tid]
         owner = staff(m.owner)
+        new_round = m.stage == Stage.FEEDBACK and m.reopened and not m.visits
         if m.stage in TERMINAL:
-            return
-        if m.pending is not None:
-            if choice < 4:
+            self.try_on_terminal(tid, m, choice)
+        elif choice == 5 or (choice >= 3 and new_round):
+            self.try_too_early(tid, m, unit)
+        elif m.pending is not None:
+            if choice < 2:
                 self.do_accept(tid, staff(m.pending[2]))
-            elif choice == 4:
+            elif choice == 2:
                 self.do_return(tid, staff(m.pending[2]))
-            else:
+            elif choice == 3:
                 self.do_cancel(tid, owner)
+            else:
+                self.go_on_while_pending(tid, m, satisfaction)
         elif m.stage == Stage.COLLECTED:
             below, above = descendants(m.owner), ancestors(m.owner)
             if choice == 0 and above:
@@ -977,8 +1000,59 @@ class TopicMachine(RuleBasedStateMachine):
         else:
             self.do_close(tid, owner)
 
+    def try_on_terminal(self, tid: uuid.UUID, m: MTopic, choice: int) -> None:
+        """Whoever would be entitled tries something: a closed topic refuses it all."""
+        owner, above = staff(m.owner), ancestors(m.owner)
+        if choice == 0:
+            self.leaders_and_comments(tid, ("entitled", choice, Role.STAFF), "comment")
+        elif choice == 1:
+            self.do_withdraw(tid, owner)
+        elif choice == 2 and above:
+            self.do_take_over(tid, leader(above[0]))
+        elif choice == 3:
+            self.do_escalate(tid, owner, None, "")
+        elif choice == 4 and m.tasks:
+            self.do_supervise(tid, owner, "T1")
+        else:
+            self.do_visit(tid, owner, "SATISFIED")
+
+    def try_too_early(self, tid: uuid.UUID, m: MTopic, unit: str) -> None:
+        """Move on without waiting for what the rules require first."""
+        owner = staff(m.owner)
+        if m.stage == Stage.FEEDBACK:
+            if UNITS.index(unit) % 2:
+                self.do_close(tid, owner)
+            else:
+                self.do_reopen(tid, owner)
+        elif m.stage == Stage.HANDLING:
+            self.do_feedback(tid, owner)
+        elif m.stage == Stage.DELIBERATION:
+            self.do_assign(tid, owner, unit, 30.0)
+        elif m.stage == Stage.COLLECTED:
+            self.do_decline(tid, owner)
+        else:
+            self.do_withdraw(tid, owner)
+
+    def go_on_while_pending(self, tid: uuid.UUID, m: MTopic, satisfaction: str) -> None:
+        """The work goes on while a transfer awaits its decision (but no topic closes)."""
+        owner = staff(m.owner)
+        if m.stage == Stage.HANDLING:
+            self.advance_tasks(tid, m, 3)
+        elif m.stage == Stage.FEEDBACK:
+            if m.visits:
+                self.do_close(tid, owner)
+            else:
+                self.do_visit(tid, owner, satisfaction)
+        elif m.stage == Stage.COLLECTED:
+            self.do_decline(tid, owner)
+        else:
+            self.do_withdraw(tid, owner)
+
     def advance_tasks(self, tid: uuid.UUID, m: MTopic, choice: int) -> None:
         open_tasks = [(k, t) for k, t in m.tasks.items() if t.status != "COMPLETED"]
+        if not open_tasks and choice == 4 and m.pending is None and ancestors(m.owner):
+            self.do_escalate(tid, staff(m.owner), None, "办结前请上级复核")
+            return
         if not open_tasks:
             self.do_feedback(tid, staff(m.owner))
             return
@@ -1037,6 +1111,28 @@ class TopicMachine(RuleBasedStateMachine):
 
     @rule(
         tid=topics,
+        who=WHO,
+        command=st.sampled_from(
+            ["escalate", "escalate", "delegate", "accept", "return", "cancel", "take"]
+        ),
+        where=WHERE,
+        reason=st.sampled_from(["", "社区无力解决"]),
+        due_days=st.one_of(st.none(), DUE_DAYS),
+    )
+    def move_between_levels(
+        self,
+        tid: uuid.UUID,
+        who: Who,
+        command: str,
+        where: tuple[str, int],
+        reason: str,
+        due_days: float | None,
+    ) -> None:
+        """Moves are where the levels meet: they get a rule of their own."""
+        self.move(tid, who, command, where, reason, due_days)
+
+    @rule(
+        tid=topics,
         satisfaction=SATISFACTION,
         unit=st.sampled_from(UNITS),
         choice=st.integers(0, 5),
@@ -1044,13 +1140,20 @@ class TopicMachine(RuleBasedStateMachine):
     def advance(self, tid: uuid.UUID, satisfaction: str, unit: str, choice: int) -> None:
         self.do_advance(tid, satisfaction, unit, choice)
 
-    @rule(satisfaction=SATISFACTION, unit=st.sampled_from(UNITS), choice=st.integers(0, 5))
-    def advance_the_furthest(self, satisfaction: str, unit: str, choice: int) -> None:
-        """The next step of the open topic that got furthest: sequences reach the end."""
-        open_topics = [tid for tid, m in self.model.items() if m.stage not in TERMINAL]
-        if open_topics:
+    @rule(
+        satisfaction=SATISFACTION,
+        unit=st.sampled_from(UNITS),
+        choices=st.lists(st.integers(0, 5), min_size=1, max_size=6),
+    )
+    def advance_the_furthest(self, satisfaction: str, unit: str, choices: list[int]) -> None:
+        """A few next steps of the open topic that got furthest: sequences reach the end."""
+        for choice in choices:
+            open_topics = [tid for tid, m in self.model.items() if m.stage not in TERMINAL]
+            if not open_topics:
+                return
             tid = max(open_topics, key=lambda t: RANK[self.model[t].stage])
             self.do_advance(tid, satisfaction, unit, choice)
+            self.every_topic_agrees_with_the_model_and_its_history()
 
     # -- invariants ----------------------------------------------------------------------------
 
@@ -1067,6 +1170,14 @@ class TopicMachine(RuleBasedStateMachine):
             assert topic.owner == m.owner
             assert [h.unit for h in topic.route] == m.route
             assert topic.co_organizers == m.co
+            assert (topic.returns, topic.reopened, topic.comments) == (
+                m.returns,
+                m.reopened,
+                m.comments,
+            )
+            assert [v.satisfaction.value for v in topic.return_visits][
+                len(topic.return_visits) - len(m.visits) :
+            ] == m.visits
             assert {k: (t.handler_unit, t.status.value, t.due) for k, t in topic.tasks.items()} == {
                 k: (t.handler_unit, t.status, t.due) for k, t in m.tasks.items()
             }
@@ -1081,6 +1192,7 @@ class TopicMachine(RuleBasedStateMachine):
                 assert pending.from_unit == topic.owner
                 if pending.kind == TransferKind.ESCALATION:
                     assert pending.to_unit in ancestors(pending.from_unit)
+                    assert pending.skip_level == (pending.to_unit != PARENT[pending.from_unit])
                 else:
                     assert pending.kind == TransferKind.DELEGATION
                     assert pending.from_unit in ancestors(pending.to_unit)
