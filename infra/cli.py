@@ -23,7 +23,11 @@ EXIT_USAGE = 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from infra.demo import format_history, run_scenario
+    from tqdm import tqdm
+
+    from domain.units import Level
+    from infra.demo import format_history, print_read_models, run_scenario
+    from infra.simulate import Simulator
     from infra.units_import import GANSU, import_units
 
     settings = Settings.from_env()
@@ -32,11 +36,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         where = "PostgreSQL at LINKAGE_DATABASE_URL"
     print(f"linkage demo: starting {where} …", flush=True)
     with bootstrap(settings) as runtime:
-        if runtime.units_view.count() == 0:
+        fresh = runtime.units_view.count() == 0
+        if fresh:
             print("importing the Gansu (甘肃省, 62) hierarchy shipped with Linkage …", flush=True)
             print(import_units(runtime, GANSU).describe())
         else:
             print(f"the store already holds {runtime.units_view.count():,} units")
+        if fresh and args.topics:
+            places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
+            simulator = Simulator(runtime.app, runtime.units, places, seed=args.seed)
+            with tqdm(total=args.topics, desc="simulating a year of topics", unit=" topics") as bar:
+                report = simulator.run(args.topics, bar.update)
+            print(f"{report.topics:,} topics with {report.events:,} events across Gansu")
         topic_id = run_scenario(runtime.app)
         topic = runtime.app.get_topic(topic_id)
         route = " → ".join(_unit_label(runtime, hop.unit) for hop in topic.route)
@@ -46,7 +57,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("  decision history (决策记录):")
         format_history(runtime.app.history(topic_id), runtime.units)
         print()
-        print(f"store head position: {runtime.app.head_position()}")
+        runner = runtime.projections
+        with tqdm(total=runner.head(), desc="projecting", unit=" events") as bar:
+            bar.update(runner.position())
+            runner.catch_up(progress=bar.update)
+        with runtime.database.connect() as conn:
+            print_read_models(conn, runtime.units)
+        print()
+        print(
+            f"store head position {runtime.app.head_position()}; read models at {runner.position()}"
+        )
     return 0
 
 
@@ -162,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="embedded mode: import Gansu and run a realistic topic")
+    demo.add_argument(
+        "--topics", type=int, default=300, help="topics simulated on a fresh store (default 300)"
+    )
+    demo.add_argument("--seed", type=int, default=2026)
     demo.set_defaults(func=cmd_demo)
 
     units = sub.add_parser("units", help="the five-level hierarchy")

@@ -10,11 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
 
 from domain.application import HistoryEntry, LinkageApp
 from domain.topic import Actor, Role
 from domain.units import UnitDirectory
+from projections import queries
 
+PROVINCE = "62"  # 甘肃省
 VILLAGE = "620102001001"  # 畅家巷社区居委会
 TOWNSHIP = "620102001"  # 酒泉路街道
 COUNTY = "620102"  # 城关区
@@ -130,3 +135,56 @@ def _detail(e: HistoryEntry) -> str:
             return f"contacted={d['contacted']} solved={d['solved']} {d['satisfaction']}"
         case _:
             return ""
+
+
+def print_read_models(
+    conn: psycopg.Connection[Any], units: UnitDirectory, out: Callable[[str], None] = print
+) -> None:
+    """What each level sees: the busiest inbox, the province's figures, cross-level topics."""
+    now = datetime.now(UTC)
+
+    def name(code: str) -> str:
+        unit = units.get(code)
+        return f"{unit.name}({code})" if unit else code
+
+    busiest = conn.execute(
+        "SELECT unit FROM inbox GROUP BY unit ORDER BY count(*) DESC, unit LIMIT 1"
+    ).fetchone()
+    inbox_unit = busiest[0] if busiest else COUNTY
+    inbox = queries.inbox_page(conn, inbox_unit, now=now, first=5)
+    out(f"{name(inbox_unit)} inbox (待办): {inbox.total_count} items, overdue first")
+    for item in inbox.items:
+        late = " OVERDUE" if item.overdue else ""
+        due = f" due {item.due:%Y-%m-%d}" if item.due else ""
+        out(f"  {item.item:<17} {item.topic.title[:28]}{due}{late}")
+    s = queries.stats(conn, PROVINCE, PROVINCE, now=now)
+    out(
+        f"甘肃省 stats: {s.total} topics, {s.open} open, {s.closed} closed, {s.overdue} overdue; "
+        f"median {_num(s.median_days_to_close)} days to close"
+    )
+    r = s.rates
+    out(
+        f"  响应率 {_pct(r.response_rate)}  解决率 {_pct(r.resolution_rate)}  "
+        f"满意率 {_pct(r.satisfaction_rate)}  及时签收率 {_pct(r.on_time_sign_rate)}  "
+        f"按时办结率 {_pct(r.on_time_completion_rate)}  退单率 {_pct(r.return_rate)}  "
+        f"重办率 {_pct(r.redo_rate)}"
+    )
+    out("  cities ranked by 满意率 (at least 5 return visits):")
+    for child in s.ranking[:5]:
+        rate = _pct(child.rates.satisfaction_rate)
+        out(f"    {name(child.unit):<20} {rate} ({child.visits} visits)")
+    cross = queries.cross_level_page(conn, PROVINCE, now=now, first=3)
+    out(f"cross-level topics (跨层级议题) in 甘肃省: {cross.total_count}")
+    for row in cross.items:
+        hops = " → ".join(
+            f"{name(h.unit)} {held.days}d" for h, held in zip(row.route, row.held(now), strict=True)
+        )
+        out(f"  {row.title[:24]}: {hops}")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"

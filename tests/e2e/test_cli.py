@@ -39,6 +39,12 @@ def test_demo_imports_gansu_and_prints_the_decision_history(
     assert "EscalationRequested" in out
     assert "涉及区级供水管网改造和资金，街道层面无法解决" in out
     assert "TopicClosed" in out
+    assert "300 topics with" in out
+    assert "甘肃省 stats: 301 topics" in out  # the simulated year and the scenario's topic
+    assert "满意率" in out
+    assert "cross-level topics (跨层级议题) in 甘肃省" in out
+    head = out.split("store head position ")[1].split(";")[0]
+    assert out.rstrip().endswith(f"read models at {head}")
     assert "Traceback" not in done.stderr
 
 
@@ -97,3 +103,39 @@ def test_units_show_prints_the_chain_of_ancestors(database: Database, tmp_path: 
 
     assert done.returncode == 0, done.stderr
     assert "甘肃省(62) › 兰州市(6201) › 城关区(620102) › 酒泉路街道(620102001)" in done.stdout
+
+
+def test_projections_status_rebuild_and_simulate_work_from_the_command_line(
+    database: Database, tmp_path: Path
+) -> None:
+    assert _linkage(database, tmp_path, "units", "import", str(GANSU), "--quiet").returncode == 0
+    simulated = _linkage(database, tmp_path, "simulate", "--province", "62", "--topics", "40")
+    assert simulated.returncode == 0, simulated.stderr
+    assert "40 topics" in simulated.stdout
+
+    before = _linkage(database, tmp_path, "projections", "status")
+    rebuilt = _linkage(database, tmp_path, "projections", "rebuild")
+    after = _linkage(database, tmp_path, "projections", "status")
+
+    assert before.returncode == rebuilt.returncode == after.returncode == 0, rebuilt.stderr
+    lines = {line.split()[0]: line.split() for line in after.stdout.splitlines()[1:4]}
+    assert set(lines) == {"topics", "timeline", "stats"}
+    for _name, position, head, lag, dead, parked in lines.values():
+        assert position == head
+        assert (lag, dead, parked) == ("0", "0", "0")
+    assert "rebuilt from position 0" in rebuilt.stdout
+
+
+def test_unknown_projection_and_province_fail_with_one_line(
+    database: Database, tmp_path: Path
+) -> None:
+    unknown = _linkage(database, tmp_path, "projections", "rebuild", "nope")
+    no_province = _linkage(database, tmp_path, "simulate", "--province", "99", "--topics", "5")
+
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "linkage: error: no projection named 'nope'; known: stats, timeline, topics"
+    )
+    assert no_province.returncode == 1
+    assert "PROVINCE_NOT_IMPORTED" in no_province.stderr
+    assert "Traceback" not in no_province.stderr + unknown.stderr
