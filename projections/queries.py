@@ -33,8 +33,8 @@ from psycopg.rows import DictRow, dict_row
 
 from domain.errors import BadInputError, NotFoundError
 from domain.topic import Stage
+from projections.bulk import parse_time
 from projections.stats import BASICALLY_WEIGHT, LEVELS, MONTHLY, TERMINAL, month_of
-from projections.topics import parse_time
 
 MAX_FIRST = 100
 Scope = Literal["SUBTREE", "OWNED", "INVOLVED"]

@@ -87,8 +87,7 @@ from psycopg.rows import DictRow
 from domain.topic import TERMINAL_STAGES, Stage
 from domain.units import UnitDirectory
 from projections.base import View
-from projections.envelope import Envelope
-from projections.topics import (
+from projections.bulk import (
     UnitPaths,
     array_params,
     db_value,
@@ -97,6 +96,7 @@ from projections.topics import (
     schema_statements,
     unnest_of,
 )
+from projections.envelope import Envelope
 
 CHINA = timezone(timedelta(hours=8), "CST")
 CURRENT = ""  # the month of current-state counters

@@ -23,8 +23,8 @@ from psycopg.rows import DictRow
 
 from domain.units import UnitDirectory
 from projections.base import View
+from projections.bulk import array_params, schema_statements, unnest_of
 from projections.envelope import Envelope
-from projections.topics import array_params, schema_statements, unnest_of
 
 PERSONAL_FIELDS = frozenset({"submitter"})
 EVENT_TYPES = (

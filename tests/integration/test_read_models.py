@@ -29,10 +29,11 @@ from infra.database import Database, create_database
 from infra.settings import Settings
 from projections import queries as q
 from projections.base import View
+from projections.bulk import text_array
 from projections.envelope import Envelope
 from projections.stats import StatsView
 from projections.timeline import TimelineView
-from projections.topics import TopicsView, text_array
+from projections.topics import TopicsView
 from tests.utils.factories import (
     CITY,
     COUNTY,
