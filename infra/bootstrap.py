@@ -36,7 +36,7 @@ class Runtime:
         if not self._closed:
             self._closed = True
             if "projections" in self.__dict__:
-                self.projections.stop()
+                self.projections.close()
                 for view in self.projections.views.values():
                     view.datastore.close()
             self.app.close()

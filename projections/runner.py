@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +110,10 @@ class ProjectionRunner:
         self._locks = {name: threading.Lock() for name in self.views}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.errors: list[str] = []  # failures of the follow loop itself (not of events)
+        self.errors: list[str] = []
+        self._pool = ThreadPoolExecutor(
+            max(len(self.views), 1), thread_name_prefix="view"
+        )  # failures of the follow loop itself (not of events)
 
     # -- setup -----------------------------------------------------------------------
 
@@ -163,22 +167,37 @@ class ProjectionRunner:
             if not notifications:
                 return done
             envelopes, undecodable = self._decode(notifications)
-            for view, dead_name in views:
-                after = positions[id(view)]
-                mine = [n for n in notifications if n.id > after]
-                if mine:
-                    self.apply_batch(
-                        view,
-                        mine,
-                        dead_name,
-                        decoded=(
-                            [e for e in envelopes if e.position > after],
-                            [(n, err) for n, err in undecodable if n.id > after],
-                        ),
-                    )
+
+            # Each view writes on its own connection: while one waits on the
+            # server, another computes, so views run side by side.
+            futures = [
+                self._pool.submit(
+                    self._apply_after, v, d, positions[id(v)], notifications, envelopes, undecodable
+                )
+                for v, d in views
+            ]
+            for future in futures:
+                future.result()
             done += len(notifications)
             if progress:
                 progress(len(notifications))
+
+    def _apply_after(
+        self,
+        view: View,
+        dead_name: str,
+        after: int,
+        notifications: Sequence[Notification],
+        envelopes: Sequence[Envelope],
+        undecodable: Sequence[tuple[Notification, str]],
+    ) -> None:
+        mine = [n for n in notifications if n.id > after]
+        if mine:
+            decoded = (
+                [e for e in envelopes if e.position > after],
+                [(n, err) for n, err in undecodable if n.id > after],
+            )
+            self.apply_batch(view, mine, dead_name, decoded)
 
     def apply_batch(
         self,
@@ -208,35 +227,34 @@ class ProjectionRunner:
                         error,
                     ),
                 )
-            if runnable and not self._try_apply(curs, view, runnable):
+            if runnable and self._try_apply(curs, view, runnable) is not None:
                 for group in _by_topic(runnable):
-                    if not self._try_apply(curs, view, group):
+                    if self._try_apply(curs, view, group) is not None:
                         self._apply_until_failure(curs, view, group, dead_name)
             view._insert_tracking(curs, Tracking(view.name, notifications[-1].id))
-
-    _last_error = ""
 
     def _apply_until_failure(
         self, curs: Cursor[DictRow], view: View, group: Sequence[Envelope], dead_name: str
     ) -> None:
         """One topic's events one by one: those before the failure count, the rest park."""
         for i, e in enumerate(group):
-            if not self._try_apply(curs, view, [e]):
-                error = self._last_error
+            error = self._try_apply(curs, view, [e])
+            if error is not None:
                 for later in group[i:]:
                     self._bury(curs, dead_name, later, error if later is e else PARKED)
                 return
 
-    def _try_apply(self, curs: Cursor[DictRow], view: View, envelopes: Sequence[Envelope]) -> bool:
+    @staticmethod
+    def _try_apply(curs: Cursor[DictRow], view: View, envelopes: Sequence[Envelope]) -> str | None:
+        """Apply in a savepoint; the error text when it failed (then nothing is kept)."""
         try:
-            with curs.connection.transaction():  # a savepoint: a failure undoes only this part
+            with curs.connection.transaction():
                 view.apply(curs, envelopes)
         except Exception as exc:
-            self._last_error = f"{type(exc).__name__}: {exc}"
             log.warning("projection %s failed on %d events: %s", view.name, len(envelopes), exc)
             log.debug("%s", traceback.format_exc())
-            return False
-        return True
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def _decode(
         self, notifications: Sequence[Notification]
@@ -280,7 +298,9 @@ class ProjectionRunner:
                 notifications = [self._notification(p) for p in positions]
                 envelopes, undecodable = self._decode(notifications)
                 with view.datastore.transaction(commit=True) as curs:
-                    if not undecodable and self._try_apply(curs, view, envelopes):
+                    error = undecodable[0][1] if undecodable else None
+                    error = error or self._try_apply(curs, view, envelopes)
+                    if error is None:
                         curs.execute(
                             "DELETE FROM public.projection_dead_letters"
                             " WHERE projection = %s AND topic_id = %s",
@@ -288,7 +308,6 @@ class ProjectionRunner:
                         )
                         recovered += 1
                         continue
-                    error = undecodable[0][1] if undecodable else self._last_error
                     curs.execute(
                         "UPDATE public.projection_dead_letters SET error = %s"
                         " WHERE projection = %s AND topic_id = %s",
@@ -351,6 +370,10 @@ class ProjectionRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self._pool.shutdown(wait=True)
 
     def run_forever(self, poll: float = 1.0) -> None:
         channel = getattr(self.app.recorder, "channel_name", "linkage_events")

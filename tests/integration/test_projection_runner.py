@@ -43,7 +43,7 @@ def runner(small_runtime: Runtime) -> Iterator[ProjectionRunner]:
     )
     runner.create_tables()
     yield runner
-    runner.stop()
+    runner.close()
     view.datastore.close()
     CountsView.fail_on = None
 
