@@ -422,8 +422,19 @@ class Topic(Aggregate):
             )
 
     def _now(self, at: datetime | None) -> datetime:
-        now = datetime.now(UTC) if at is None else check_time(at, "time")
-        return max(now, self.modified_on)
+        """The event's time: never before the topic's last event. Another process's
+        clock may run a little ahead, so the wall clock is moved up to it; a time
+        given explicitly (imports, simulation) must not go back."""
+        if at is None:
+            return max(datetime.now(UTC), self.modified_on)
+        at = check_time(at, "time")
+        if at < self.modified_on:
+            raise BadInputError(
+                "TIME_BEFORE_LAST_EVENT",
+                f"time {at.isoformat()} is before the topic's last event "
+                f"({self.modified_on.isoformat()})",
+            )
+        return at
 
     def _trigger(
         self, event_class: type[Topic.Event], actor: Actor, at: datetime | None, **kw: Any

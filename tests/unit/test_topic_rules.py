@@ -1683,8 +1683,10 @@ def test_feedback_comes_after_every_task_is_completed(app: LinkageApp) -> None:
         lambda: app.give_feedback(OWNER, tid, "已办结", at=later(DAY + 2)),
         "still open: T2, T3",
     )
-    for task_id, unit in (("T2", COUNTY), ("T3", TOWNSHIP)):
+    open_tasks = (("T2", COUNTY), ("T3", TOWNSHIP))
+    for task_id, unit in open_tasks:
         app.sign_task(handler(unit), tid, task_id, at=later(DAY + 2))
+    for task_id, unit in open_tasks:
         app.complete_task(handler(unit), tid, task_id, "完成", at=later(DAY + 3))
     app.give_feedback(OWNER, tid, "三项任务均已完成", "微信群", at=later(DAY + 4))
     topic = app.get_topic(tid)
@@ -2297,3 +2299,15 @@ def test_as_of_a_time_without_offset_is_bad_input(app: LinkageApp) -> None:
         with pytest.raises(BadInputError) as info:
             call()
         assert info.value.rule == "TIME_WITHOUT_OFFSET"
+
+
+def test_an_explicit_time_before_the_topics_last_event_is_refused() -> None:
+    app = in_memory_app()
+    topic_id = app.submit_topic(staff(VILLAGE), **submission(), at=later(2)).topic_id
+
+    with pytest.raises(BadInputError) as error:
+        app.determine_topic(staff(VILLAGE), topic_id, at=later(1))
+
+    assert error.value.rule == "TIME_BEFORE_LAST_EVENT"
+    assert later(1).isoformat() in error.value.message
+    assert app.get_topic(topic_id).version == 1
