@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -19,6 +19,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.units import UnitDirectory
 from projections.base import View
+from projections.envelope import Envelope
 
 
 def iso(value: datetime | None) -> str | None:
@@ -183,3 +184,37 @@ def db_value(value: Any, kind: str) -> Any:
     if kind == "text" and isinstance(value, list):
         return text_array(value)
     return value
+
+
+class Versioned(Protocol):
+    version: int
+
+
+S = TypeVar("S", bound=Versioned)
+
+
+def fold(
+    events: Sequence[Envelope],
+    states: dict[str, S],
+    create: Callable[[Envelope], S],
+    step: Callable[[S, Envelope], None],
+) -> set[str]:
+    """Apply topic events to per-topic states in order; returns the topics changed.
+
+    A topic first seen by its TopicSubmitted is created; events of a topic never
+    seen created are ignored; an event at or below a state's version is a repeat
+    (Kafka delivers at least once) and changes nothing. `step` must advance `version`.
+    """
+    changed: set[str] = set()
+    for e in events:
+        state = states.get(e.topic_id)
+        if state is None:
+            if e.type == "TopicSubmitted":
+                states[e.topic_id] = create(e)
+                changed.add(e.topic_id)
+            continue
+        if e.version <= state.version:
+            continue
+        step(state, e)
+        changed.add(e.topic_id)
+    return changed

@@ -91,6 +91,7 @@ from projections.bulk import (
     UnitPaths,
     array_params,
     db_value,
+    fold,
     iso,
     parse_time,
     schema_statements,
@@ -366,19 +367,12 @@ class StatsView(View):
         self.places.prefetch(
             curs, {e.data.get("location") or e.data.get("to_unit") for e in events}
         )
-        changed: set[str] = set()
-        for e in events:
-            s = states.get(e.topic_id)
-            if s is None:
-                if e.type == "TopicSubmitted":
-                    states[e.topic_id] = submitted(e, self.places)
-                    changed.add(e.topic_id)
-                continue  # a topic this view never saw created: nothing to count
-            if e.version <= s.version:
-                continue  # a repeat
+
+        def step(s: TopicStats, e: Envelope) -> None:
             apply_event(s, e, self.places)
             s.version = e.version
-            changed.add(e.topic_id)
+
+        changed = fold(events, states, lambda e: submitted(e, self.places), step)
         touched = [states[t] for t in sorted(changed)]
         if touched:
             rows = [s.db_values() for s in touched]

@@ -44,6 +44,7 @@ from projections.bulk import (
     UnitPaths,
     array_params,
     db_value,
+    fold,
     iso,
     parse_time,
     schema_statements,
@@ -515,19 +516,12 @@ class TopicsView(View):
         states = self._load(curs, {e.topic_id for e in events})
         self.places.prefetch(curs, _units_named(states.values(), events))
         before = {tid: self._derived(s) for tid, s in states.items()}
-        changed: set[str] = set()
-        for e in events:
-            s = states.get(e.topic_id)
-            if s is None:
-                if e.type == "TopicSubmitted":
-                    states[e.topic_id] = submitted(e, self.places)
-                    changed.add(e.topic_id)
-                continue  # a topic this view never saw created: nothing to change
-            if e.version <= s.version:
-                continue  # a repeat
+
+        def step(s: Summary, e: Envelope) -> None:
             apply_event(s, e, self.places)
             s.version, s.position, s.updated_at = e.version, e.position, e.occurred_at
-            changed.add(e.topic_id)
+
+        changed = fold(events, states, lambda e: submitted(e, self.places), step)
         self._write(curs, [states[t] for t in sorted(changed)], before)
 
     def _load(self, curs: Cursor[DictRow], topic_ids: set[str]) -> dict[str, Summary]:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +14,7 @@ from infra.bootstrap import Runtime
 from infra.database import Database
 from projections.runner import ProjectionRunner
 from tests.utils.factories import VILLAGE, staff, submission
+from tests.utils.killing import kill_mid_batch
 from tests.utils.views import CountsView
 
 
@@ -171,33 +167,7 @@ def test_a_projector_killed_between_write_and_commit_resumes_without_loss_or_rep
     small_runtime: Runtime, runner: ProjectionRunner
 ) -> None:
     _comment_storm(small_runtime, topics=5, comments=60)
-    env = {**os.environ, "SLOW_VIEW_SECONDS": "0.4"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.utils.run_slow_projection",
-            small_runtime.database.conninfo_url,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 30
-        while runner.position() < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.15)  # inside the next batch's sleep: written, not committed
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    kill_mid_batch(small_runtime.database.conninfo_url, runner, 20, real=False, slow=0.4)
     killed_at = runner.position()
     assert 0 < killed_at < runner.head()
 

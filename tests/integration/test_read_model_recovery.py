@@ -3,11 +3,6 @@ mid-batch, and incremental == rebuild for every table."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from typing import Any
 
 import pytest
@@ -21,6 +16,7 @@ from infra.simulate import Simulator
 from projections.base import View
 from projections.topics import TopicsView
 from tests.utils.factories import SMALL_HIERARCHY
+from tests.utils.killing import kill_mid_batch
 
 
 class _ViewContract(TrackingRecorderTestCase):
@@ -64,33 +60,7 @@ def test_read_models_killed_mid_batch_resume_to_exactly_a_rebuild(
     places = [u for r in SMALL_HIERARCHY if (u := small_runtime.units.get(r.code)) and u.level >= 4]
     Simulator(small_runtime.app, small_runtime.units, places, seed=5, days=200).run(60)
     runner = small_runtime.projections
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.utils.run_slow_projection",
-            small_runtime.database.conninfo_url,
-            "real",
-        ],
-        env={**os.environ, "SLOW_VIEW_SECONDS": "0.3"},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 60
-        while runner.position() < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.1)  # inside a batch: written, not committed
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    kill_mid_batch(small_runtime.database.conninfo_url, runner, 40, real=True, slow=0.3)
     assert 0 < runner.position() < runner.head()
 
     runner.catch_up()
