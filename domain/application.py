@@ -190,14 +190,17 @@ class LinkageApp(Application[uuid.UUID]):
         topic_id: uuid.UUID,
         action: Callable[[Topic], str | None],
         expected_version: int | None = None,
+        also: Sequence[Topic] = (),
     ) -> CommandResult:
+        """Load, act, save; `also` holds other topics the action changed (it may
+        refill it on each attempt), saved in the same transaction."""
         for _ in range(COMMAND_RETRIES):
             topic = self.get_topic(topic_id)
             if expected_version is not None and topic.version != expected_version:
                 raise _stale(topic_id, expected_version, topic.version)
             created = action(topic)
             try:
-                recordings = self.save(topic)
+                recordings = self.save(topic, *also)
             except IntegrityError:
                 if expected_version is not None:
                     raise _stale(topic_id, expected_version, None) from None
@@ -236,20 +239,13 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         """TopicMerged on this topic and TopicAbsorbed on the target, in one transaction."""
         at, ev = options.get("at"), options.get("expected_version")
-        for _ in range(COMMAND_RETRIES):
-            topic = self.get_topic(topic_id)
-            if ev is not None and topic.version != ev:
-                raise _stale(topic_id, ev, topic.version)
-            target = self.get_topic(into)
-            topic.merge_into(target, actor, self.units, reason, at)
-            try:
-                recordings = self.save(topic, target)
-            except IntegrityError:
-                if ev is not None:
-                    raise _stale(topic_id, ev, None) from None
-                continue
-            return CommandResult(topic.id, topic.version, recordings[-1].notification.id)
-        raise ConflictError("CONCURRENT_UPDATE", f"topic {topic_id} kept changing; try again")
+        target: list[Topic] = []
+
+        def merge(topic: Topic) -> None:
+            target[:] = [self.get_topic(into)]  # fresh on every attempt
+            topic.merge_into(target[0], actor, self.units, reason, at)
+
+        return self._execute(topic_id, merge, ev, also=target)
 
     def escalate_topic(
         self,

@@ -14,7 +14,8 @@ from typing import Any, cast
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
-BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+from domain.application import REASON_FIELDS, event_data, event_type
+
 # The hierarchy's events share the log with the topics' events.
 UNIT_EVENT_TYPES = frozenset(
     {
@@ -45,7 +46,7 @@ class Envelope:
 
     @property
     def reason(self) -> str | None:
-        for key in ("reason", "instructions", "note", "text", "summary", "reply", "result"):
+        for key in REASON_FIELDS:
             value = self.data.get(key)
             if value:
                 return str(value)
@@ -53,16 +54,12 @@ class Envelope:
 
 
 def envelope(event: DomainEventProtocol[Any], position: int) -> Envelope:
-    data = {
-        k: (str(v) if isinstance(v, uuid.UUID) else v)
-        for k, v in vars(event).items()
-        if k not in BASE_FIELDS and k != "actor"
-    }
+    data = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in event_data(event).items()}
     return Envelope(
         position=position,
         topic_id=str(event.originator_id),
         version=event.originator_version,
-        type=type(event).__name__,
+        type=event_type(event),
         occurred_at=cast(Aggregate.Event, event).timestamp,
         actor=dict(getattr(event, "actor", None) or {}),
         data=data,

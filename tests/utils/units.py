@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.topic import Actor, Role
-from domain.units import UnitRecord, diff_hierarchy
+from domain.units import UnitRecord
 from infra.bootstrap import Runtime
-
-TEST_ACTOR = Actor("test", "", Role.STAFF)
+from infra.units_import import record_units
 
 
 def load_units(runtime: Runtime, records: Sequence[UnitRecord]) -> int | None:
-    provinces = {r.code[:2] for r in records}
-    current, retired = runtime.units_view.snapshot(provinces)
-    changes = diff_hierarchy(records, current, retired)
-    position = runtime.app.record_hierarchy_changes(
-        changes, content_hash="test", source="tests", provinces=sorted(provinces), actor=TEST_ACTOR
+    provinces = {r.code[:2] for r in records if r.parent is None}
+    _, position = record_units(
+        runtime, records, provinces=provinces, content_hash="test", source="tests"
     )
-    runtime.units_view.catch_up(runtime.app)
-    runtime.units.invalidate()
     return position
