@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.errors import ConflictError, NotFoundError
 from domain.topic import Actor, Topic, check_time, external_ref_id
-from domain.units import HierarchyChanges, UnitDirectory, UnitImport
+from domain.units import HierarchyChanges, UnitDirectory, UnitImport, is_within
 
 COMMAND_RETRIES = 5
 
@@ -185,8 +185,17 @@ class LinkageApp(Application[uuid.UUID]):
 
     # -- the command loop --------------------------------------------------------------
 
+    def visible_topic(self, actor: Actor, topic_id: uuid.UUID) -> Topic:
+        """The topic, if the actor's unit may see it; an invisible topic is answered
+        exactly as a missing one, so commands never leak its existence (DESIGN §6)."""
+        topic = self.get_topic(topic_id)
+        if not topic.can_see(actor.unit, self.units):
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
+        return topic
+
     def _execute(
         self,
+        actor: Actor,
         topic_id: uuid.UUID,
         action: Callable[[Topic], str | None],
         expected_version: int | None = None,
@@ -195,7 +204,7 @@ class LinkageApp(Application[uuid.UUID]):
         """Load, act, save; `also` holds other topics the action changed (it may
         refill it on each attempt), saved in the same transaction."""
         for _ in range(COMMAND_RETRIES):
-            topic = self.get_topic(topic_id)
+            topic = self.visible_topic(actor, topic_id)
             if expected_version is not None and topic.version != expected_version:
                 raise _stale(topic_id, expected_version, topic.version)
             created = action(topic)
@@ -221,13 +230,13 @@ class LinkageApp(Application[uuid.UUID]):
         **options: Unpack[CommandOptions],
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.determine(actor, note, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.determine(actor, note, at), ev)
 
     def decline_topic(
         self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.decline(actor, reason, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.decline(actor, reason, at), ev)
 
     def merge_topic(
         self,
@@ -242,10 +251,20 @@ class LinkageApp(Application[uuid.UUID]):
         target: list[Topic] = []
 
         def merge(topic: Topic) -> None:
-            target[:] = [self.get_topic(into)]  # fresh on every attempt
+            target[:] = [self._merge_target(actor, topic, into)]  # fresh on every attempt
             topic.merge_into(target[0], actor, self.units, reason, at)
 
-        return self._execute(topic_id, merge, ev, also=target)
+        return self._execute(actor, topic_id, merge, ev, also=target)
+
+    def _merge_target(self, actor: Actor, topic: Topic, into: uuid.UUID) -> Topic:
+        """The target, if the actor sees it or it is held above the topic's owner (a
+        topic may merge into an ancestor's topic the actor cannot otherwise see)."""
+        target = self.get_topic(into)
+        if target.can_see(actor.unit, self.units) or is_within(
+            self.units, topic.owner, target.owner
+        ):
+            return target
+        raise NotFoundError("TOPIC_NOT_FOUND", f"topic {into} does not exist")
 
     def escalate_topic(
         self,
@@ -257,7 +276,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.escalate(actor, self.units, to_unit, reason, at), ev
+            actor, topic_id, lambda t: t.escalate(actor, self.units, to_unit, reason, at), ev
         )
 
     def delegate_topic(
@@ -271,6 +290,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
+            actor,
             topic_id,
             lambda t: t.delegate(actor, self.units, to_unit, instructions, due, at),
             ev,
@@ -284,13 +304,13 @@ class LinkageApp(Application[uuid.UUID]):
         **options: Unpack[CommandOptions],
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.accept_transfer(actor, note, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.accept_transfer(actor, note, at), ev)
 
     def return_transfer(
         self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.return_transfer(actor, reason, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.return_transfer(actor, reason, at), ev)
 
     def cancel_transfer(
         self,
@@ -300,13 +320,15 @@ class LinkageApp(Application[uuid.UUID]):
         **options: Unpack[CommandOptions],
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.cancel_transfer(actor, reason, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.cancel_transfer(actor, reason, at), ev)
 
     def take_over_topic(
         self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.take_over(actor, self.units, reason, at), ev)
+        return self._execute(
+            actor, topic_id, lambda t: t.take_over(actor, self.units, reason, at), ev
+        )
 
     def invite_co_organizer(
         self,
@@ -318,20 +340,20 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.invite_co_organizer(actor, self.units, unit, note, at), ev
+            actor, topic_id, lambda t: t.invite_co_organizer(actor, self.units, unit, note, at), ev
         )
 
     def start_research(
         self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.start_research(actor, text, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.start_research(actor, text, at), ev)
 
     def report_research(
         self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.report_research(actor, text, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.report_research(actor, text, at), ev)
 
     def schedule_deliberation(
         self,
@@ -345,6 +367,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
+            actor,
             topic_id,
             lambda t: t.schedule_deliberation(
                 actor, scheduled_at, place, format, list(participants), at
@@ -364,6 +387,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
+            actor,
             topic_id,
             lambda t: t.record_deliberation(
                 actor, meeting_id, list(attendance), minutes, list(recommendations), at
@@ -383,6 +407,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
+            actor,
             topic_id,
             lambda t: t.assign_task(actor, self.units, handler_unit, handler, requirement, due, at),
             ev,
@@ -392,7 +417,7 @@ class LinkageApp(Application[uuid.UUID]):
         self, actor: Actor, topic_id: uuid.UUID, task_id: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.sign_task(actor, task_id, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.sign_task(actor, task_id, at), ev)
 
     def report_task_progress(
         self,
@@ -404,7 +429,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.report_task_progress(actor, task_id, note, at), ev
+            actor, topic_id, lambda t: t.report_task_progress(actor, task_id, note, at), ev
         )
 
     def supervise_task(
@@ -417,7 +442,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.supervise_task(actor, self.units, task_id, note, at), ev
+            actor, topic_id, lambda t: t.supervise_task(actor, self.units, task_id, note, at), ev
         )
 
     def extend_task_deadline(
@@ -431,7 +456,10 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.extend_task_deadline(actor, task_id, new_due, reason, at), ev
+            actor,
+            topic_id,
+            lambda t: t.extend_task_deadline(actor, task_id, new_due, reason, at),
+            ev,
         )
 
     def complete_task(
@@ -443,14 +471,16 @@ class LinkageApp(Application[uuid.UUID]):
         **options: Unpack[CommandOptions],
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.complete_task(actor, task_id, result, at), ev)
+        return self._execute(
+            actor, topic_id, lambda t: t.complete_task(actor, task_id, result, at), ev
+        )
 
     def record_leader_instruction(
         self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.record_leader_instruction(actor, self.units, text, at), ev
+            actor, topic_id, lambda t: t.record_leader_instruction(actor, self.units, text, at), ev
         )
 
     def record_adoption(
@@ -463,7 +493,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
-            topic_id, lambda t: t.record_adoption(actor, self.units, body, text, at), ev
+            actor, topic_id, lambda t: t.record_adoption(actor, self.units, body, text, at), ev
         )
 
     def give_feedback(
@@ -475,7 +505,9 @@ class LinkageApp(Application[uuid.UUID]):
         **options: Unpack[CommandOptions],
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.give_feedback(actor, reply, channel, at), ev)
+        return self._execute(
+            actor, topic_id, lambda t: t.give_feedback(actor, reply, channel, at), ev
+        )
 
     def record_return_visit(
         self,
@@ -489,6 +521,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
         return self._execute(
+            actor,
             topic_id,
             lambda t: t.record_return_visit(actor, contacted, solved, satisfaction, comment, at),
             ev,
@@ -498,25 +531,27 @@ class LinkageApp(Application[uuid.UUID]):
         self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.reopen(actor, reason, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.reopen(actor, reason, at), ev)
 
     def close_topic(
         self, actor: Actor, topic_id: uuid.UUID, summary: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.close(actor, summary, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.close(actor, summary, at), ev)
 
     def withdraw_topic(
         self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.withdraw(actor, reason, at), ev)
+        return self._execute(actor, topic_id, lambda t: t.withdraw(actor, reason, at), ev)
 
     def add_comment(
         self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
     ) -> CommandResult:
         at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(topic_id, lambda t: t.add_comment(actor, self.units, text, at), ev)
+        return self._execute(
+            actor, topic_id, lambda t: t.add_comment(actor, self.units, text, at), ev
+        )
 
     # -- the hierarchy -----------------------------------------------------------------
 

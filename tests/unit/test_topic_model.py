@@ -265,9 +265,15 @@ class TopicMachine(RuleBasedStateMachine):
         touched: list[uuid.UUID],
         model: Callable[[], None],
         call: Callable[[], CommandResult],
+        actor: Actor | None = None,
     ) -> CommandResult | None:
-        """Predict with the model, run on the app, compare; None when refused."""
+        """Predict with the model, run on the app, compare; None when refused.
+
+        A command on a topic the actor cannot see is refused before any other rule
+        (an invisible topic is answered as a missing one)."""
         try:
+            for t in touched if actor is not None else ():
+                need(self.model[t].visible_to(actor.unit), "TOPIC_NOT_FOUND")
             model()
             expected = None
         except Refused as refusal:
@@ -457,7 +463,7 @@ class TopicMachine(RuleBasedStateMachine):
             change(m)
             m.version += 1
 
-        return self.execute([tid], model, lambda: call(at))
+        return self.execute([tid], model, lambda: call(at), a)
 
     def do_determine(self, tid: uuid.UUID, a: Actor) -> None:
         def check(m: MTopic) -> None:
@@ -726,6 +732,9 @@ class TopicMachine(RuleBasedStateMachine):
         at = self.tick()
 
         def model() -> None:
+            need(m.visible_to(a.unit), "TOPIC_NOT_FOUND")
+            reach = t.owner == m.owner or t.owner in ancestors(m.owner)
+            need(t.visible_to(a.unit) or reach, "TOPIC_NOT_FOUND")
             m.owned_by(a)
             m.in_stage(*MERGEABLE)
             m.no_pending()
