@@ -856,3 +856,11 @@ def _int_arg(value: Any) -> int:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def summary_topic(summary: Any) -> TopicRow:
+    """A `projections.topics.Summary` (e.g. from `replay`) as the row reads return."""
+    from projections.topics import STORED_COLUMNS
+
+    values = {name: getattr(summary, name) for name, _ in STORED_COLUMNS}
+    return topic_row({**values, "terminal": summary.terminal, "due_at": summary.due_at})

@@ -277,6 +277,12 @@ def _meeting(s: Summary, meeting_id: str) -> dict[str, Any]:
     raise LookupError(f"topic {s.topic_id} has no meeting {meeting_id!r} in the read model")
 
 
+def advance(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    """Apply one event and move the summary to its version."""
+    apply_event(s, e, places)
+    s.version, s.position, s.updated_at = e.version, e.position, e.occurred_at
+
+
 def apply_event(s: Summary, e: Envelope, places: UnitPaths) -> None:
     """The effect of one event on the summary (mirrors each event's `apply`)."""
     d, at = e.data, e.occurred_at
@@ -517,11 +523,12 @@ class TopicsView(View):
         self.places.prefetch(curs, _units_named(states.values(), events))
         before = {tid: self._derived(s) for tid, s in states.items()}
 
-        def step(s: Summary, e: Envelope) -> None:
-            apply_event(s, e, self.places)
-            s.version, s.position, s.updated_at = e.version, e.position, e.occurred_at
-
-        changed = fold(events, states, lambda e: submitted(e, self.places), step)
+        changed = fold(
+            events,
+            states,
+            lambda e: submitted(e, self.places),
+            lambda s, e: advance(s, e, self.places),
+        )
         self._write(curs, [states[t] for t in sorted(changed)], before)
 
     def _load(self, curs: Cursor[DictRow], topic_ids: set[str]) -> dict[str, Summary]:
@@ -583,3 +590,18 @@ def _units_named(summaries: Iterable[Summary], events: Iterable[Envelope]) -> se
     for e in events:
         codes.update((e.data.get("location"), e.data.get("to_unit")))
     return codes
+
+
+def replay(events: Iterable[Envelope], units: UnitDirectory) -> Summary | None:
+    """One topic's summary from its events, by the same code the view runs (for
+    `asOf` reads: the topic as it stood after the last of `events`)."""
+    places = UnitPaths(units)
+    states: dict[str, Summary] = {}
+
+    fold(
+        [e for e in events if e.is_topic_event],
+        states,
+        lambda e: submitted(e, places),
+        lambda s, e: advance(s, e, places),
+    )
+    return next(iter(states.values()), None)

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def graphql_router() -> APIRouter:
+    return APIRouter()
