@@ -53,8 +53,7 @@ class TokenService:
     def __init__(self, secret: str) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
             raise SettingsError(
-                f"LINKAGE_SECRET must be at least {MIN_SECRET_LENGTH} characters, "
-                f"not {len(secret)}"
+                f"LINKAGE_SECRET must be at least {MIN_SECRET_LENGTH} characters, not {len(secret)}"
             )
         self._secret = secret
 

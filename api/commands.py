@@ -12,10 +12,10 @@ import time
 import uuid
 from typing import Any
 
-from domain.application import CommandResult, LinkageApp
-from domain.errors import BadInputError, ForbiddenError, LinkageError
 from api.auth import Principal
 from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
+from domain.application import CommandResult, LinkageApp
+from domain.errors import BadInputError, ForbiddenError, LinkageError
 
 # contract mutation name -> LinkageApp verb
 COMMAND_METHODS: dict[str, str] = {

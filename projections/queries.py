@@ -305,13 +305,14 @@ INBOX_ORDER = f" ORDER BY {INBOX_RANK}, i.since, i.topic_id, i.item, i.task_id L
 INBOX_COUNT = f"SELECT count(*) AS n{INBOX_FROM}"
 
 TIMELINE_TOTAL = (
-    "SELECT (SELECT count(*) FROM timeline_events e WHERE e.topic_id = %(topic)s) AS n"
+    "SELECT (SELECT count(*) FROM timeline_events e"
+    " WHERE e.topic_id = %(topic)s AND e.version <= %(until)s) AS n"
     " FROM topic_visibility vv WHERE vv.unit = %(viewer)s AND vv.topic_id = %(topic)s LIMIT 1"
 )
 TIMELINE_PAGE = (
     "SELECT e.topic_id, e.position, e.version, e.type, e.occurred_at, e.actor_user,"
     " e.actor_unit, e.actor_role, e.reason, e.data FROM timeline_events e"
-    " WHERE e.topic_id = %(topic)s AND e.version > %(after)s"
+    " WHERE e.topic_id = %(topic)s AND e.version > %(after)s AND e.version <= %(until)s"
     " AND EXISTS (SELECT 1 FROM topic_visibility vv"
     "  WHERE vv.unit = %(viewer)s AND vv.topic_id = e.topic_id)"
     " ORDER BY e.version LIMIT %(limit)s"
@@ -485,10 +486,17 @@ def timeline_page(
     *,
     first: int = 50,
     after: str | None = None,
+    until_version: int | None = None,
 ) -> Page[EventRow]:
-    """The topic's events in version order; NotFoundError when it is not visible."""
+    """The topic's events in version order (up to `until_version`, for a topic read
+    as of a past instant); NotFoundError when it is not visible."""
     first = _check_first(first)
-    params: dict[str, Any] = {"viewer": viewer, "topic": topic_id, "limit": first + 1}
+    params: dict[str, Any] = {
+        "viewer": viewer,
+        "topic": topic_id,
+        "limit": first + 1,
+        "until": until_version if until_version is not None else 2**31 - 1,
+    }
     params["after"] = 0 if after is None else _int_arg(_decode(after, "events", 1)[0])
     with _cursor(conn) as cur:
         cur.execute(TIMELINE_TOTAL, params)
@@ -499,6 +507,92 @@ def timeline_page(
         cur.execute(TIMELINE_PAGE, params)
         rows = [_event_row(r) for r in cur.fetchall()]
     return _page(rows, first, total, lambda e: _encode("events", e.version))
+
+
+# -- units ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    code: str
+    name: str
+    level: int
+    parent: str | None
+    path: tuple[str, ...]  # province first, the unit itself last
+    retired: bool
+
+
+UNIT_COLUMNS = "u.code, u.name, u.level, u.parent, u.path, u.retired"
+UNITS_BY_CODE = f"SELECT {UNIT_COLUMNS} FROM units u WHERE u.code = ANY(%s)"
+# Units a viewer may browse: its subtree, and its own ancestors (the way up).
+UNIT_IN_SIGHT = "(%(viewer)s = ANY(u.path) OR u.code = ANY(%(viewer_path)s))"
+
+
+def units_by_code(conn: Connection[Any], codes: Sequence[str]) -> dict[str, UnitRow]:
+    """Units by code (any unit: a visible topic may name units outside one's subtree)."""
+    with _cursor(conn) as cur:
+        cur.execute(UNITS_BY_CODE, (list(codes),))
+        return {r["code"]: _unit_row(r) for r in cur.fetchall()}
+
+
+def unit_in_sight(conn: Connection[Any], viewer: str, code: str) -> UnitRow | None:
+    """The unit if it lies in the viewer's subtree or above it; else None."""
+    with _cursor(conn) as cur:
+        cur.execute(
+            f"SELECT {UNIT_COLUMNS} FROM units u WHERE u.code = %(code)s AND {UNIT_IN_SIGHT}",
+            {"code": code, **_viewer_params(cur, viewer)},
+        )
+        row = cur.fetchone()
+    return None if row is None else _unit_row(row)
+
+
+def units_page(
+    conn: Connection[Any],
+    viewer: str,
+    *,
+    parent: str | None = None,
+    level: int | None = None,
+    first: int = 100,
+    after: str | None = None,
+) -> Page[UnitRow]:
+    """Children of `parent` (default the viewer's unit) or, with `level`, its
+    descendants at that level; only units in the viewer's sight, by code."""
+    first = _check_first(first)
+    with _cursor(conn) as cur:
+        params: dict[str, Any] = {**_viewer_params(cur, viewer), "limit": first + 1}
+        params["parent"] = parent or viewer
+        if parent is not None:
+            cur.execute(
+                f"SELECT 1 FROM units u WHERE u.code = %(parent)s AND {UNIT_IN_SIGHT}", params
+            )
+            if cur.fetchone() is None:
+                raise NotFoundError("UNIT_NOT_FOUND", f"unit {parent!r} does not exist")
+        if level is None:
+            where = f" WHERE u.parent = %(parent)s AND {UNIT_IN_SIGHT}"
+        else:
+            params["level"] = level
+            where = " WHERE u.path @> ARRAY[%(parent)s]::text[] AND u.level = %(level)s"
+            where += f" AND {UNIT_IN_SIGHT}"
+        cur.execute("SELECT count(*) AS n FROM units u" + where, params)
+        total = _count(cur)
+        if after is not None:
+            params["after"] = _str_arg(_decode(after, "units", 1)[0])
+            where += " AND u.code > %(after)s"
+        cur.execute(
+            f"SELECT {UNIT_COLUMNS} FROM units u{where} ORDER BY u.code LIMIT %(limit)s", params
+        )
+        rows = [_unit_row(r) for r in cur.fetchall()]
+    return _page(rows, first, total, lambda u: _encode("units", u.code))
+
+
+def _viewer_params(cur: Cursor[DictRow], viewer: str) -> dict[str, Any]:
+    cur.execute(UNIT_PATH, (viewer,))
+    row = cur.fetchone()
+    return {"viewer": viewer, "viewer_path": list(row["path"]) if row else [viewer]}
+
+
+def _unit_row(r: Mapping[str, Any]) -> UnitRow:
+    return UnitRow(r["code"], r["name"], r["level"], r["parent"], tuple(r["path"]), r["retired"])
 
 
 # -- statistics ----------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""The per-request GraphQL context: the caller, one `now`, DataLoaders, DB access.
+
+Built fresh for every request (DataLoaders are never shared between requests).
+Database work runs in worker threads, each statement on a pooled connection, so
+the event loop never blocks on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from anyio import to_thread
+from eventsourcing.domain import Aggregate
+from fastapi import Request
+from psycopg import Connection
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from api.auth import Principal, UnauthenticatedError
+from api.errors import UnavailableError
+from api.state import ApiState
+from domain.application import CommandResult
+from domain.errors import BadInputError
+from projections import queries
+from projections.envelope import envelope
+from projections.queries import TopicRow, UnitRow
+from projections.topics import replay
+
+T = TypeVar("T")
+
+
+class Context(BaseContext):
+    def __init__(
+        self,
+        state: ApiState,
+        request: Request,
+        principal: Principal | None,
+        auth_error: UnauthenticatedError | None,
+    ) -> None:
+        super().__init__()
+        self.state = state
+        self.request = request
+        self.principal = principal
+        self.auth_error = auth_error
+        self.now = datetime.now(UTC)  # one instant for the whole request
+        self.units: DataLoader[str, UnitRow | None] = DataLoader(load_fn=self._load_units)
+
+    # -- who asks ----------------------------------------------------------------------
+
+    @property
+    def viewer(self) -> Principal:
+        """The caller; UNAUTHENTICATED for a missing, invalid or expired token."""
+        if self.principal is None:
+            raise self.auth_error or UnauthenticatedError(
+                "TOKEN_MISSING", "send a bearer token: Authorization: Bearer <token>"
+            )
+        return self.principal
+
+    # -- database ----------------------------------------------------------------------
+
+    async def db(self, fn: Callable[[Connection[Any]], T]) -> T:
+        """Run `fn` with a pooled connection in a worker thread."""
+
+        def run() -> T:
+            with self.state.reads.connection() as conn:
+                return fn(conn)
+
+        return await to_thread.run_sync(run)
+
+    async def _load_units(self, codes: list[str]) -> Sequence[UnitRow | None]:
+        found = await self.db(lambda conn: queries.units_by_code(conn, codes))
+        return [found.get(code) for code in codes]
+
+    async def unit(self, code: str) -> UnitRow:
+        """A unit a visible topic or the hierarchy names (it always exists)."""
+        row = await self.units.load(code)
+        if row is None:  # an unknown code stands alone, as the read models treat it
+            return UnitRow(code, code, 0, None, (code,), False)
+        return row
+
+    # -- read your writes --------------------------------------------------------------
+
+    async def consistent(self, position: int | None) -> None:
+        """Wait until the read models have processed `position` (bounded)."""
+        if position is None:
+            return
+        runner = self.state.runtime.projections
+        head = await to_thread.run_sync(runner.head)
+        if position < 0 or position > head:
+            raise BadInputError(
+                "POSITION_OUT_OF_RANGE",
+                f"consistentWith {position} is not a store position (the head is {head})",
+            )
+        timeout = self.state.consistency_timeout
+        try:
+            await to_thread.run_sync(lambda: runner.wait_for(position, timeout))
+        except TimeoutError as exc:
+            raise UnavailableError("READ_MODEL_BEHIND", f"{exc}; retry shortly") from None
+
+    async def replayed_topic(
+        self, topic_id: uuid.UUID, until: datetime | None = None
+    ) -> TopicRow | None:
+        """The topic replayed from the event store (up to `until`) by the read model's
+        own code; None if it had no event by then."""
+        app = self.state.runtime.app
+
+        def replayed() -> TopicRow | None:
+            events = []
+            for event in app.events.get(topic_id):
+                if until is not None and cast(Aggregate.Event, event).timestamp > until:
+                    break
+                events.append(envelope(event, 0))
+            summary = replay(events, app.units)
+            return None if summary is None else queries.summary_topic(summary)
+
+        return await to_thread.run_sync(replayed)
+
+    # -- commands ----------------------------------------------------------------------
+
+    async def command(
+        self, name: str, topic_id: uuid.UUID | None, arguments: dict[str, Any]
+    ) -> CommandResult:
+        viewer = self.viewer
+        return await to_thread.run_sync(
+            lambda: self.state.commands.run(viewer, name, topic_id, arguments)
+        )
+
+
+async def get_context(request: Request) -> Context:
+    state: ApiState = request.app.state.api
+    try:
+        principal = state.tokens.principal(request.headers.get("authorization"))
+        error = None
+    except UnauthenticatedError as err:
+        principal, error = None, err
+    return Context(state=state, request=request, principal=principal, auth_error=error)

@@ -1,0 +1,98 @@
+"""The schema, its limits, and how errors are classified.
+
+Limits (DESIGN §6): query depth, aliases and tokens, checked before execution;
+`first` ≤ 100 is checked by the read queries. Every error leaves with a `code`:
+a `LinkageError` keeps its own code and rule; an error from parsing, validation
+or argument coercion (no field path) is BAD_INPUT; anything else is INTERNAL,
+logged here with its traceback and shown to the client without details.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from api.graphql.mutations import Mutation
+from api.graphql.queries import Query
+from api.graphql.scalars import DateTimeScalar
+from api.graphql.types import Topic, Unit
+from domain.errors import LinkageError
+
+log = logging.getLogger("linkage.graphql")
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 4000
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+
+
+class LinkageSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if error_code(error) == "INTERNAL":
+                log.error("GraphQL resolver failed", exc_info=error.original_error)
+
+
+def error_code(error: GraphQLError) -> str:
+    original = error.original_error
+    if isinstance(original, LinkageError):
+        return original.code
+    if original is None or not error.path:
+        return "BAD_INPUT"
+    return "INTERNAL"
+
+
+def format_error(error: GraphQLError) -> dict[str, object]:
+    """The error as the response carries it: message, locations, path, code, rule."""
+    formatted = dict(error.formatted)
+    code = error_code(error)
+    original = error.original_error
+    extensions: dict[str, object] = {"code": code}
+    if isinstance(original, LinkageError):
+        extensions["rule"] = original.rule
+        formatted["message"] = original.message
+    elif code == "BAD_INPUT":
+        extensions["rule"] = "GRAPHQL_INVALID"
+    else:
+        extensions["rule"] = "INTERNAL_ERROR"
+        formatted["message"] = "an internal error occurred; it was logged"
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def build_schema() -> LinkageSchema:
+    return LinkageSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Topic, Unit],
+        scalar_overrides={datetime: DateTimeScalar},
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ],
+    )
+
+
+def schema_sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+def main() -> None:
+    """`python -m api.graphql.schema` rewrites schema.graphql from the code."""
+    SCHEMA_FILE.write_text(schema_sdl(), encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE}")
+
+
+if __name__ == "__main__":
+    main()
