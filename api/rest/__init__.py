@@ -1,7 +1,11 @@
-"""REST command endpoints under /api/v1 (to be filled)."""
+"""REST command endpoints under /api/v1: the contract's commands, for integrations.
+
+One sub-router per resource (topics, transfers, research, deliberations, tasks,
+leadership, feedback), all built from the table in `api.rest.routes`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from api.rest.routes import rest_router
 
-router = APIRouter()
+router = rest_router()
