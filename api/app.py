@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -70,13 +71,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p != "body"),
-                "message": e["msg"],
-            }
-            for e in exc.errors()
-        ]
+        errors = [{"field": _field(e), "message": e["msg"]} for e in exc.errors()]
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
         return _problem_response(problem("BAD_INPUT", "INVALID_REQUEST", detail, errors=errors))
 
@@ -104,7 +99,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _field(error: Any) -> str:
+    """The field a validation error names ('body' for a body that is not JSON)."""
+    if error.get("type") == "json_invalid":
+        return "body"
+    return ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+
+
 def _problem_response(body: dict[str, object]) -> JSONResponse:
     status = HTTP_STATUS.get(str(body["code"]), 400)
     headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="linkage"'}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

@@ -8,6 +8,7 @@ the contract; each event's `apply` only changes state, never decides.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -202,7 +203,18 @@ def check_text(
         raise BadInputError(
             "FIELD_TOO_LONG", f"{name} has {len(text)} characters; at most {limit} are allowed"
         )
+    bad = UNSTORABLE.search(text)
+    if bad:
+        raise BadInputError(
+            "FIELD_UNSTORABLE_CHARACTER",
+            f"{name} contains U+{ord(bad.group()):04X} at position {bad.start()}, "
+            "which cannot be stored (NUL or an unpaired surrogate)",
+        )
     return text
+
+
+# PostgreSQL text cannot hold NUL; an unpaired surrogate is not encodable as UTF-8.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def check_time(value: datetime, name: str) -> datetime:

@@ -2333,3 +2333,19 @@ def test_an_explicit_time_before_the_topics_last_event_is_refused() -> None:
     assert error.value.rule == "TIME_BEFORE_LAST_EVENT"
     assert later(1).isoformat() in error.value.message
     assert app.get_topic(topic_id).version == 1
+
+
+@pytest.mark.parametrize("field", ["title", "description", "category"])
+@pytest.mark.parametrize("char", ["\x00", "\ud800"])
+def test_text_that_cannot_be_stored_is_refused_naming_the_field(
+    app: LinkageApp, field: str, char: str
+) -> None:
+    refuse(
+        app,
+        None,
+        BadInputError,
+        "FIELD_UNSTORABLE_CHARACTER",
+        lambda: app.submit_topic(OWNER, **submission(**{field: f"水压{char}不足"}), at=START),
+        field,
+        f"U+{ord(char):04X}",
+    )
