@@ -365,6 +365,11 @@ class ProjectionRunner:
         self._thread = threading.Thread(target=self.run_forever, name="projections", daemon=True)
         self._thread.start()
 
+    @property
+    def following(self) -> bool:
+        """Whether the thread `start` began is alive (/readyz reports it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:
