@@ -6,11 +6,17 @@ Every failure prints one clear line and exits non-zero; long work shows progress
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from domain.errors import LinkageError
+from domain.topic import Topic
 from domain.units import LEVEL_NAMES_ZH
 from infra.bootstrap import Runtime, bootstrap
 from infra.database import DatabaseUnavailableError
@@ -23,50 +29,138 @@ EXIT_USAGE = 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from domain.units import Level
-    from infra.demo import format_history, print_read_models, run_scenario
-    from infra.simulate import Simulator
-    from infra.units_import import GANSU, import_units
+    from api.auth import signing_secret
 
     settings = Settings.from_env()
+    if args.serve:  # what would stop the server fails now, not after the work
+        check_listen(args.host, args.port)
+        signing_secret(settings)
     where = "embedded PostgreSQL in " + str(settings.home / "pgdata")
     if settings.database_url:
         where = "PostgreSQL at LINKAGE_DATABASE_URL"
     print(f"linkage demo: starting {where} …", flush=True)
     with bootstrap(settings) as runtime:
-        fresh = runtime.units_view.count() == 0
-        if fresh:
-            print("importing the Gansu (甘肃省, 62) hierarchy shipped with Linkage …", flush=True)
-            print(import_units(runtime, GANSU).describe())
-        else:
-            print(f"the store already holds {runtime.units_view.count():,} units")
-        if fresh and args.topics:
-            places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
-            simulator = Simulator(runtime.app, runtime.units, places, seed=args.seed)
-            with tqdm(total=args.topics, desc="simulating a year of topics", unit=" topics") as bar:
-                report = simulator.run(args.topics, bar.update)
-            print(f"{report.topics:,} topics with {report.events:,} events across Gansu")
-        topic_id = run_scenario(runtime.app)
-        topic = runtime.app.get_topic(topic_id)
-        route = " → ".join(_unit_label(runtime, hop.unit) for hop in topic.route)
+        _demo_history(runtime, args.topics, args.seed)
+        _demo_topics(runtime)
+        _demo_read_models(runtime)
+        if args.serve:
+            print()
+            _serve_demo(runtime, args.host, args.port)
+    return 0
+
+
+def _demo_history(runtime: Runtime, topics: int, seed: int) -> None:
+    """On a fresh store: the Gansu hierarchy and a simulated year of topics."""
+    from tqdm import tqdm
+
+    from domain.units import Level
+    from infra.simulate import Simulator
+    from infra.units_import import GANSU, import_units
+
+    if runtime.units_view.count():
+        print(f"the store already holds {runtime.units_view.count():,} units")
+        return
+    print("importing the Gansu (甘肃省, 62) hierarchy shipped with Linkage …", flush=True)
+    print(import_units(runtime, GANSU).describe())
+    if topics:
+        places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
+        simulator = Simulator(runtime.app, runtime.units, places, seed=seed)
+        with tqdm(total=topics, desc="simulating a year of topics", unit=" topics") as bar:
+            report = simulator.run(topics, bar.update)
+        print(f"{report.topics:,} topics with {report.events:,} events across Gansu")
+
+
+def _demo_topics(runtime: Runtime) -> None:
+    """The scenario's decision history, and the topics that leave work at every level."""
+    from infra.demo import format_history, run_scenario
+    from infra.demo_levels import run_level_scenarios
+
+    topic_id = run_scenario(runtime.app)
+    more = run_level_scenarios(runtime.app)
+    topic = runtime.app.get_topic(topic_id)
+    print()
+    print(f"议题 {topic.title}  ({topic_id})")
+    print(f"  stage {topic.stage.value}; route {_route(runtime, topic)}")
+    print("  decision history (决策记录):")
+    format_history(runtime.app.history(topic_id), runtime.units)
+    print()
+    print("open topics waiting at each level:")
+    for other in map(runtime.app.get_topic, more):
+        pending = other.pending
+        waiting = f", awaiting {_unit_label(runtime, pending.to_unit)}" if pending else ""
+        print(f"  {other.title}: {other.stage.value}; {_route(runtime, other)}{waiting}")
+    print()
+
+
+def _demo_read_models(runtime: Runtime) -> None:
+    from tqdm import tqdm
+
+    from infra.demo import print_read_models
+
+    runner = runtime.projections
+    with tqdm(total=runner.head(), desc="projecting", unit=" events") as bar:
+        bar.update(runner.position())
+        runner.catch_up(progress=bar.update)
+    with runtime.database.connect() as conn:
+        print_read_models(conn, runtime.units)
+    print()
+    print(f"store head position {runtime.app.head_position()}; read models at {runner.position()}")
+
+
+def _serve_demo(runtime: Runtime, host: str, port: int) -> None:
+    """Serve on a background thread, print the tokens once it listens, wait for a stop."""
+    from api.server import running
+    from infra.demo import print_welcome
+
+    check_listen(host, port)
+    with stop_on_sigterm(), running(runtime, host, port) as server:
+        print_welcome(server.url, server.state.tokens, runtime.units)
         print()
-        print(f"议题 {topic.title}  ({topic_id})")
-        print(f"  stage {topic.stage.value}; route {route}")
-        print("  decision history (决策记录):")
-        format_history(runtime.app.history(topic_id), runtime.units)
-        print()
-        runner = runtime.projections
-        with tqdm(total=runner.head(), desc="projecting", unit=" events") as bar:
-            bar.update(runner.position())
-            runner.catch_up(progress=bar.update)
-        with runtime.database.connect() as conn:
-            print_read_models(conn, runtime.units)
-        print()
+        print("Ctrl-C stops the demo.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("linkage: stopping the demo", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.auth import signing_secret
+    from api.server import serve
+
+    settings = Settings.from_env()
+    check_listen(args.host, args.port)
+    signing_secret(settings)
+    with bootstrap(settings) as runtime:
+        where = "PostgreSQL at LINKAGE_DATABASE_URL" if settings.database_url else "embedded"
+        workers = f"{args.workers} workers" if args.workers > 1 else "1 worker"
         print(
-            f"store head position {runtime.app.head_position()}; read models at {runner.position()}"
+            f"linkage: serving the API on http://{args.host}:{args.port} "
+            f"({where}, {workers}); Ctrl-C stops",
+            flush=True,
         )
+        with stop_on_sigterm():
+            serve(settings, args.host, args.port, args.workers, runtime=runtime)
+    print("linkage: stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_token_issue(args: argparse.Namespace) -> int:
+    from api.auth import TokenService, parse_roles, parse_ttl, signing_secret
+
+    roles = parse_roles(args.role)
+    ttl = parse_ttl(args.ttl)
+    settings = Settings.from_env()
+    # issued first: a lifetime out of range is refused before the database starts
+    token = TokenService(signing_secret(settings)).issue(args.unit, roles, args.user, ttl)
+    with bootstrap(settings) as runtime:
+        if runtime.units.get(args.unit) is None:
+            raise LinkageError(
+                "UNIT_NOT_FOUND",
+                f"unit {args.unit!r} is not in the imported hierarchy "
+                "(`linkage units show CODE` looks one up)",
+            )
+    print(token)
     return 0
 
 
@@ -163,11 +257,55 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+class ListenError(Exception):
+    """The address to serve on is taken or does not exist here."""
+
+
+def check_listen(host: str, port: int) -> None:
+    """Fail with one line now, rather than from inside uvicorn, if `host:port` is taken."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # as uvicorn does: a port only in TIME_WAIT is free to take
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops like Ctrl-C: servers shut down and the store closes cleanly."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port between 1 and 65535, not {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
     return value
+
+
+def _route(runtime: Runtime, topic: Topic) -> str:
+    return " → ".join(_unit_label(runtime, hop.unit) for hop in topic.route)
 
 
 def _unit_label(runtime: Runtime, code: str) -> str:
@@ -186,7 +324,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--topics", type=int, default=300, help="topics simulated on a fresh store (default 300)"
     )
     demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--host", default="127.0.0.1", help="serve on this address (127.0.0.1)")
+    demo.add_argument("--port", type=_port, default=8000, help="serve on this port (8000)")
+    demo.add_argument("--no-serve", dest="serve", action="store_false", help="exit after printing")
     demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="the API (embedded or distributed by environment)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (8000)")
+    serve.add_argument("--workers", type=_positive, default=1, help="uvicorn worker processes")
+    serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="bearer tokens for the API")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    issue = token_sub.add_parser("issue", help="print a signed bearer token")
+    issue.add_argument("--unit", required=True, help="the unit code the token acts for")
+    issue.add_argument(
+        "--role",
+        required=True,
+        help="staff, leader, handler, member, auditor or intake; several comma-separated",
+    )
+    issue.add_argument("--user", help="user id (default: user-UNIT)")
+    issue.add_argument("--ttl", default="8h", help="lifetime: 90s, 30m, 8h, 7d (default 8h)")
+    issue.set_defaults(func=cmd_token_issue)
 
     units = sub.add_parser("units", help="the five-level hierarchy")
     units_sub = units.add_subparsers(dest="units_command", required=True, metavar="ACTION")
@@ -228,6 +388,7 @@ KNOWN_FAILURES: tuple[type[Exception], ...] = (
     DivisionsFileError,
     SettingsError,
     DatabaseUnavailableError,
+    ListenError,
 )
 
 

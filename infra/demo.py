@@ -7,13 +7,16 @@ fed back and closed with the residents' verdict. Its decision history is printed
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from api.auth import TokenService
 from domain.application import HistoryEntry, LinkageApp
 from domain.topic import Actor, Role
 from domain.units import UnitDirectory
@@ -24,6 +27,7 @@ VILLAGE = "620102001001"  # 畅家巷社区居委会
 TOWNSHIP = "620102001"  # 酒泉路街道
 COUNTY = "620102"  # 城关区
 CITY = "6201"  # 兰州市
+DEMO_REF = "linkage-demo:"  # external refs make the demo's topics idempotent across runs
 
 PANEL: list[dict[str, str | None]] = [
     {"name": "王建国（区政协委员）", "kind": "MEMBER", "member_id": "CPPCC-620102-017"},
@@ -35,7 +39,9 @@ PANEL: list[dict[str, str | None]] = [
 
 
 def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
-    """Record the scenario as it happened over the last five weeks; returns the topic id."""
+    """Record the scenario as it happened over the last five weeks; returns the topic id.
+
+    Run again on the same store, it finds the topic it recorded the first time."""
     start = (now or datetime.now(UTC)) - timedelta(days=35)
 
     def day(n: float) -> datetime:
@@ -49,7 +55,7 @@ def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
     handler = Actor("water.bureau", COUNTY, Role.HANDLER)
     street_handler = Actor("jiuquanlu.office", TOWNSHIP, Role.HANDLER)
 
-    tid = app.submit_topic(
+    submitted = app.submit_topic(
         village,
         title="畅家巷6号楼二次供水水压不足",
         description="6号楼12层以上住户反映早晚用水高峰水压不足，热水器无法点火，已持续两个月。",
@@ -57,7 +63,11 @@ def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
         source="HOTLINE_12345",
         location=VILLAGE,
         at=day(0),
-    ).topic_id
+        external_ref=DEMO_REF + "water-pressure",
+    )
+    tid = submitted.topic_id
+    if submitted.duplicate:
+        return tid
     app.escalate_topic(village, tid, reason="加压泵房属供水公司资产，社区无权协调", at=day(1))
     app.accept_transfer(township, tid, note="街道受理", at=day(2))
     app.escalate_topic(
@@ -188,3 +198,83 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
+
+
+# -- serving: ready-made tokens and what to paste where ---------------------------------
+
+TOKEN_TTL = timedelta(hours=12)
+SAMPLE_QUERY = (
+    "{ me { unit { name } } "
+    "inbox(first: 5) { totalCount edges { node { reason overdue "
+    "topic { title stage owner { name } } } } } "
+    'stats(unit: "62") { total open overdue satisfactionRate } }'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    """One ready-made token of the demo: who it is and what it may do."""
+
+    level: str
+    unit: str
+    roles: tuple[Role, ...]
+    user_id: str
+
+
+LOGINS = (
+    DemoLogin("province", PROVINCE, (Role.STAFF, Role.LEADER), "demo.province"),
+    DemoLogin("city", CITY, (Role.STAFF,), "demo.city"),
+    DemoLogin("county", COUNTY, (Role.STAFF,), "demo.county"),
+    DemoLogin("township", TOWNSHIP, (Role.STAFF,), "demo.township"),
+    DemoLogin("village", VILLAGE, (Role.STAFF,), "demo.village"),
+    DemoLogin("auditor", PROVINCE, (Role.AUDITOR,), "demo.auditor"),
+)
+
+
+def print_welcome(
+    url: str, tokens: TokenService, units: UnitDirectory, out: Callable[[str], None] = print
+) -> None:
+    """Where the API listens, one token per level, a query for GraphiQL, curl lines."""
+    issued = {
+        login.level: tokens.issue(login.unit, list(login.roles), login.user_id, TOKEN_TTL)
+        for login in LOGINS
+    }
+    hours = int(TOKEN_TTL.total_seconds() // 3600)
+    out(f"Linkage API on {url}")
+    out(f"  GraphiQL   {url}/graphql")
+    out(f"  REST docs  {url}/docs      health {url}/healthz  {url}/readyz  metrics {url}/metrics")
+    out("")
+    out(f"Tokens (valid {hours} h), one per level; send as  Authorization: Bearer <token>")
+    for login in LOGINS:
+        unit = units.get(login.unit)
+        name = unit.name if unit else login.unit
+        roles = "+".join(role.value.lower() for role in login.roles)
+        out(f"  {login.level:<9} {name}({login.unit}) {roles}")
+        out(f"    {issued[login.level]}")
+    out("")
+    out("In GraphiQL, open Headers and paste the province's token:")
+    out(json.dumps({"Authorization": f"Bearer {issued['province']}"}))
+    out("then run:")
+    out(f"  {SAMPLE_QUERY}")
+    out("")
+    out("The same with curl:")
+    body = json.dumps({"query": "{ me { userId unit { name } roles } }"})
+    out(
+        f"  curl -s {url}/graphql -H 'Authorization: Bearer {issued['province']}'"
+        f" -H 'Content-Type: application/json' -d '{body}'"
+    )
+    out("A command over REST (the village submits a topic):")
+    submit = json.dumps(
+        {
+            "title": "畅家巷5号楼单元门禁损坏",
+            "description": "单元门禁损坏一周，外来人员随意进出。",
+            "category": "物业管理",
+            "source": "HOTLINE_12345",
+            "locationUnit": VILLAGE,
+        },
+        ensure_ascii=False,
+    )
+    out(
+        f"  curl -s -X POST {url}/api/v1/topics -H 'Authorization: Bearer {issued['village']}'"
+        f" -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -d '{submit}'"
+    )

@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import os
+import queue
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
+
+from api.auth import TokenService
+from domain.topic import Role
 from infra.database import Database
 from infra.units_import import GANSU
 
+SECRET = "a-test-signing-secret-of-32-chars-or-more"
 
-def _linkage(database: Database, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+
+def _env(database: Database, home: Path, **extra: str) -> dict[str, str]:
+    return {
         **os.environ,
         "LINKAGE_DATABASE_URL": database.conninfo_url,
         "LINKAGE_HOME": str(home),
+        "LINKAGE_SECRET": SECRET,
+        **extra,
     }
+
+
+def _linkage(database: Database, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "infra.cli", *args],
-        env=env,
+        env=_env(database, home),
         capture_output=True,
         text=True,
         timeout=300,
@@ -30,7 +49,7 @@ def _linkage(database: Database, home: Path, *args: str) -> subprocess.Completed
 def test_demo_imports_gansu_and_prints_the_decision_history(
     database: Database, tmp_path: Path
 ) -> None:
-    done = _linkage(database, tmp_path, "demo")
+    done = _linkage(database, tmp_path, "demo", "--no-serve")
 
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -40,7 +59,10 @@ def test_demo_imports_gansu_and_prints_the_decision_history(
     assert "涉及区级供水管网改造和资金，街道层面无法解决" in out
     assert "TopicClosed" in out
     assert "300 topics with" in out
-    assert "甘肃省 stats: 301 topics" in out  # the simulated year and the scenario's topic
+    # the simulated year, the water scenario and five topics left open across the levels
+    assert "甘肃省 stats: 306 topics" in out
+    assert "城关区(620102) → 兰州市(6201), awaiting 甘肃省(62)" in out
+    assert "awaiting 畅家巷社区居委会(620102001001)" in out
     assert "满意率" in out
     assert "cross-level topics (跨层级议题) in 甘肃省" in out
     head = out.split("store head position ")[1].split(";")[0]
@@ -48,15 +70,20 @@ def test_demo_imports_gansu_and_prints_the_decision_history(
     assert "Traceback" not in done.stderr
 
 
-def test_demo_on_a_store_that_has_units_does_not_import_again(
+def test_demo_on_a_store_that_has_units_neither_imports_nor_records_its_topics_again(
     database: Database, tmp_path: Path
 ) -> None:
-    assert _linkage(database, tmp_path, "demo").returncode == 0
+    first = _linkage(database, tmp_path, "demo", "--no-serve", "--topics", "10")
+    assert first.returncode == 0, first.stderr
 
-    again = _linkage(database, tmp_path, "demo")
+    again = _linkage(database, tmp_path, "demo", "--no-serve")
 
     assert again.returncode == 0, again.stderr
     assert "already holds 19,224 units" in again.stdout
+    assert "甘肃省 stats: 16 topics" in first.stdout
+    assert "甘肃省 stats: 16 topics" in again.stdout
+    history = first.stdout.split("decision history")[1].split("open topics")[0]
+    assert history in again.stdout
 
 
 def test_a_broken_divisions_folder_fails_with_one_line_naming_file_and_line(
@@ -139,3 +166,264 @@ def test_unknown_projection_and_province_fail_with_one_line(
     assert no_province.returncode == 1
     assert "PROVINCE_NOT_IMPORTED" in no_province.stderr
     assert "Traceback" not in no_province.stderr + unknown.stderr
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+def test_token_issue_prints_only_a_token_that_verifies_with_the_same_secret(
+    database: Database, tmp_path: Path
+) -> None:
+    assert _linkage(database, tmp_path, "units", "import", str(GANSU), "--quiet").returncode == 0
+
+    done = _linkage(
+        database, tmp_path, "token", "issue", "--unit", "620102", "--role", "Staff,LEADER",
+        "--user", "sun.wei", "--ttl", "2h",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1
+    principal = TokenService(SECRET).verify(done.stdout.strip())
+    assert (principal.user_id, principal.unit) == ("sun.wei", "620102")
+    assert principal.roles == (Role.STAFF, Role.LEADER)
+    assert timedelta(minutes=119) < principal.expires_at - datetime.now(UTC) <= timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["--unit", "629999", "--role", "staff"],
+            "linkage: error: UNIT_NOT_FOUND: unit '629999' is not in the imported hierarchy",
+            id="unknown unit",
+        ),
+        pytest.param(
+            ["--unit", "62", "--role", "staff,boss"],
+            "linkage: error: INVALID_VALUE: role 'boss' is not one of: "
+            "staff, leader, handler, member, auditor, intake",
+            id="unknown role",
+        ),
+        pytest.param(
+            ["--unit", "62", "--role", "staff", "--ttl", "8 hours"],
+            "linkage: error: TOKEN_TTL_INVALID: --ttl '8 hours' must look like 90s, 30m, 8h or 7d",
+            id="malformed ttl",
+        ),
+        pytest.param(
+            ["--unit", "62", "--role", "staff", "--ttl", "90d"],
+            "linkage: error: TOKEN_TTL_OUT_OF_RANGE: a token lives between 1 s and 30 days",
+            id="ttl too long",
+        ),
+    ],
+)
+def test_token_issue_refuses_unknown_units_roles_and_lifetimes_in_one_line(
+    database: Database, tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = _linkage(database, tmp_path, "token", "issue", *args)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith(message)
+
+
+# -- serving -----------------------------------------------------------------------------
+
+
+class Running:
+    """A `linkage` subprocess whose stdout is read line by line as it comes (stderr,
+    where progress bars go, is written to a file so that no pipe fills up)."""
+
+    def __init__(self, env: dict[str, str], stderr: Path, *args: str) -> None:
+        self.stderr_path = stderr
+        with stderr.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "infra.cli", *args],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.out: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, marker: str, timeout: float = 120) -> str:
+        """Everything printed up to the line containing `marker`."""
+        deadline = time.monotonic() + timeout
+        while not any(marker in line for line in self.out):
+            try:
+                self.out.append(self.lines.get(timeout=0.2))
+            except queue.Empty:
+                if self.process.poll() is not None and not self.reader.is_alive():
+                    code = self.process.returncode
+                    raise AssertionError(f"exited {code}: {self.stderr()}") from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{marker!r} not printed within {timeout} s") from None
+        return "".join(self.out)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(30)
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8")
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        self.reader.join(10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_healthy(url: str, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url + "/healthz", timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_answers_with_cli_tokens_and_stops_cleanly_on_a_signal(
+    database: Database, tmp_path: Path, signum: int
+) -> None:
+    assert _linkage(database, tmp_path, "units", "import", str(GANSU), "--quiet").returncode == 0
+    token = _linkage(database, tmp_path, "token", "issue", "--unit", "6201", "--role", "staff")
+    port = _free_port()
+    env = _env(database, tmp_path)
+
+    with Running(env, tmp_path / "err", "serve", "--port", str(port)) as server:
+        printed = server.wait_for("serving the API")
+        url = f"http://127.0.0.1:{port}"
+        health = _wait_healthy(url)
+        ready = httpx.get(url + "/readyz", timeout=10)
+        me = _graphql(url, token.stdout.strip(), "{ me { userId unit { name } } }")
+        code = server.stop(signum)
+        stderr = server.stderr()
+
+    assert f"serving the API on {url}" in printed
+    assert health.json() == {"status": "ok"}
+    assert ready.json()["status"] == "ready"
+    assert me["me"] == {"userId": "user-6201", "unit": {"name": "兰州市"}}
+    assert code == 0
+    assert stderr.strip() == "linkage: stopped"
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_port_in_use_fails_in_one_line_before_any_work(
+    database: Database, tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        done = _linkage(database, tmp_path, command, "--port", str(port))
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"linkage: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
+    assert "importing" not in done.stdout
+
+
+def test_serving_without_linkage_secret_beside_a_database_url_fails_naming_it(
+    database: Database, tmp_path: Path
+) -> None:
+    env = {**_env(database, tmp_path), "LINKAGE_SECRET": ""}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "demo", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("linkage: error: LINKAGE_SECRET is required")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "importing" not in done.stdout
+
+
+def test_demo_serves_the_api_and_prints_tokens_for_every_level(
+    database: Database, tmp_path: Path
+) -> None:
+    port = _free_port()
+
+    env = _env(database, tmp_path)
+    with Running(env, tmp_path / "err", "demo", "--topics", "20", "--port", str(port)) as demo:
+        printed = demo.wait_for("Ctrl-C stops the demo")
+        url = f"http://127.0.0.1:{port}"
+        tokens = _printed_tokens(printed)
+        query = printed.split("then run:\n")[1].splitlines()[0].strip()
+        health = httpx.get(url + "/healthz", timeout=10)
+        sample = _graphql(url, tokens["province"], query)
+        inboxes = {
+            level: _graphql(url, token, INBOX)["inbox"]
+            for level, token in tokens.items()
+            if level != "auditor"
+        }
+        code = demo.stop()
+
+    assert health.json() == {"status": "ok"}
+    assert f"GraphiQL   {url}/graphql" in printed
+    assert set(tokens) == {"province", "city", "county", "township", "village", "auditor"}
+    assert "甘肃省(62) staff+leader" in printed
+    assert "畅家巷社区居委会(620102001001) staff" in printed
+    assert "甘肃省(62) auditor" in printed
+    assert sample["me"] == {"unit": {"name": "甘肃省"}}
+    assert sample["stats"]["total"] == 26  # 20 simulated, the water scenario, 5 left open
+    assert sample["inbox"]["totalCount"] >= 2
+    reasons = {level: {e["node"]["reason"] for e in i["edges"]} for level, i in inboxes.items()}
+    assert "TRANSFER_PENDING" in reasons["province"]  # the Yellow River topic, from the city
+    assert "TASK_TO_COMPLETE" in reasons["city"]  # the overdue commuter-bus task
+    assert "OWNED" in reasons["county"]  # the lifts it took over
+    assert "TASK_TO_SIGN" in reasons["township"]
+    assert {"OWNED", "TASK_TO_COMPLETE", "TRANSFER_PENDING"} <= reasons["village"]
+    assert any(e["node"]["overdue"] for e in inboxes["city"]["edges"])
+    assert code == 0
+
+
+INBOX = "{ inbox(first: 20) { totalCount edges { node { reason overdue } } } }"
+
+
+def _graphql(url: str, token: str, query: str) -> dict[str, Any]:
+    response = httpx.post(
+        url + "/graphql",
+        json={"query": query},
+        headers={"Authorization": "Bearer " + token},
+        timeout=10,
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def _printed_tokens(printed: str) -> dict[str, str]:
+    """level -> token, from the lines `  level  name(code) roles` and the token under it."""
+    lines = printed.split("Tokens (valid 12 h)")[1].splitlines()[1:13]
+    return {lines[i].split()[0]: lines[i + 1].strip() for i in range(0, len(lines), 2)}
