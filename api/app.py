@@ -84,6 +84,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         body["status"] = exc.status_code
         return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
 
+    @app.exception_handler(psycopg.DataError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def unstorable(request: Request, exc: Exception) -> JSONResponse:
+        return _problem_response(
+            problem(
+                "BAD_INPUT", "UNSTORABLE_CHARACTER", "a value holds NUL or an unpaired surrogate"
+            )
+        )
+
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", exc)

@@ -20,6 +20,6 @@ def decode_global_id(value: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     kind, sep, key = text.partition(":")
-    if not sep or kind not in NODE_TYPES or not key:
+    if not sep or kind not in NODE_TYPES or not key or not key.isprintable():
         return None
     return kind, key

@@ -220,7 +220,12 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 def check_time(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise BadInputError("TIME_WITHOUT_OFFSET", f"{name} {value.isoformat()} has no UTC offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise BadInputError(
+            "TIME_OUT_OF_RANGE", f"{name} {value.isoformat()} is out of the representable range"
+        ) from None
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -616,7 +621,9 @@ class Topic(Aggregate):
                 "ESCALATION_NO_PARENT",
                 f"{owner.code} ({owner.name}) has no higher level to escalate to",
             )
-        target = _active_unit(units, to_unit or owner.parent, "escalation target")
+        target = _active_unit(
+            units, owner.parent if to_unit is None else to_unit, "escalation target"
+        )
         if target.code not in owner.ancestors:
             raise RuleViolationError(
                 "ESCALATION_TARGET_NOT_ANCESTOR",

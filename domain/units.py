@@ -23,6 +23,11 @@ from domain.errors import NotFoundError
 UNITS_PER_EVENT = 2000
 
 
+def is_plausible_code(code: str) -> bool:
+    """Digits of one of the five code lengths: anything else names no unit."""
+    return code.isascii() and code.isdigit() and len(code) in CODE_LENGTH.values()
+
+
 class Level(IntEnum):
     PROVINCE = 1
     CITY = 2

@@ -32,7 +32,8 @@ from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row
 
 from domain.errors import BadInputError, NotFoundError
-from domain.topic import Stage
+from domain.topic import UNSTORABLE, Stage
+from domain.units import is_plausible_code
 from projections.bulk import parse_time
 from projections.stats import BASICALLY_WEIGHT, LEVELS, MONTHLY, TERMINAL, month_of
 
@@ -374,6 +375,13 @@ def topics_page(
         raise BadInputError(
             "INVALID_VALUE", f"scope {scope!r} is not one of: OWNED, SUBTREE, INVOLVED"
         )
+    for name, value in (("text", text), ("category", category), ("source", source)):
+        bad = UNSTORABLE.search(value or "")
+        if bad:
+            raise BadInputError(
+                "FIELD_UNSTORABLE_CHARACTER",
+                f"{name} contains U+{ord(bad.group()):04X}, which no topic can hold",
+            )
     filters: dict[str, Any] = {
         "stages": list(stages) if stages else None,
         "category": category,
@@ -531,12 +539,14 @@ UNIT_IN_SIGHT = "(%(viewer)s = ANY(u.path) OR u.code = ANY(%(viewer_path)s))"
 def units_by_code(conn: Connection[Any], codes: Sequence[str]) -> dict[str, UnitRow]:
     """Units by code (any unit: a visible topic may name units outside one's subtree)."""
     with _cursor(conn) as cur:
-        cur.execute(UNITS_BY_CODE, (list(codes),))
+        cur.execute(UNITS_BY_CODE, ([c for c in codes if is_plausible_code(c)],))
         return {r["code"]: _unit_row(r) for r in cur.fetchall()}
 
 
 def unit_in_sight(conn: Connection[Any], viewer: str, code: str) -> UnitRow | None:
     """The unit if it lies in the viewer's subtree or above it; else None."""
+    if not is_plausible_code(code):
+        return None
     with _cursor(conn) as cur:
         cur.execute(
             f"SELECT {UNIT_COLUMNS} FROM units u WHERE u.code = %(code)s AND {UNIT_IN_SIGHT}",
@@ -560,8 +570,10 @@ def units_page(
     first = _check_first(first)
     with _cursor(conn) as cur:
         params: dict[str, Any] = {**_viewer_params(cur, viewer), "limit": first + 1}
-        params["parent"] = parent or viewer
+        params["parent"] = viewer if parent is None else parent
         if parent is not None:
+            if not is_plausible_code(parent):
+                raise NotFoundError("UNIT_NOT_FOUND", f"unit {parent!r} does not exist")
             cur.execute(
                 f"SELECT 1 FROM units u WHERE u.code = %(parent)s AND {UNIT_IN_SIGHT}", params
             )
@@ -571,7 +583,10 @@ def units_page(
             where = f" WHERE u.parent = %(parent)s AND {UNIT_IN_SIGHT}"
         else:
             params["level"] = level
-            where = " WHERE u.path @> ARRAY[%(parent)s]::text[] AND u.level = %(level)s"
+            where = (
+                " WHERE u.path @> ARRAY[%(parent)s]::text[] AND u.level = %(level)s"
+                " AND u.code <> %(parent)s"
+            )
             where += f" AND {UNIT_IN_SIGHT}"
         cur.execute("SELECT count(*) AS n FROM units u" + where, params)
         total = _count(cur)
@@ -887,6 +902,8 @@ def _unit_within(cur: Cursor[DictRow], viewer: str, unit: str | None) -> str:
     """`unit` (default the viewer's) if it is the viewer's unit or below it."""
     if unit is None or unit == viewer:
         return viewer
+    if not is_plausible_code(unit):
+        raise NotFoundError("UNIT_NOT_FOUND", f"unit {unit!r} does not exist")
     cur.execute(UNIT_PATH, (unit,))
     row = cur.fetchone()
     if row is None or viewer not in row["path"]:
@@ -937,7 +954,7 @@ def _time_arg(value: Any) -> datetime:
 
 
 def _str_arg(value: Any) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or UNSTORABLE.search(value):
         raise BadInputError("INVALID_CURSOR", "the cursor holds no valid key")
     return value
 

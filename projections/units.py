@@ -20,7 +20,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
-from domain.units import Level, Unit, UnitImport, UnitRecord
+from domain.units import Level, Unit, UnitImport, UnitRecord, is_plausible_code
 
 UNIT_EVENT_TOPICS = [
     get_topic(cls)
@@ -144,6 +144,8 @@ class UnitsView(PostgresTrackingRecorder):
     # -- reading ---------------------------------------------------------------------
 
     def get(self, code: str) -> Unit | None:
+        if not is_plausible_code(code):
+            return None
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self.SELECT_ONE, (code,), prepare=True)
             row = curs.fetchone()
@@ -202,6 +204,8 @@ class CachedUnitDirectory:
         self._since = time.monotonic()
 
     def get(self, code: str) -> Unit | None:
+        if not is_plausible_code(code):
+            return None
         if time.monotonic() - self._since > self.ttl:
             self.invalidate()
         try:

@@ -14,6 +14,8 @@ from strawberry.scalars import JSON
 
 __all__ = ["JSON", "DateTimeScalar"]
 
+MIN_YEAR, MAX_YEAR = 1900, 2999  # far from datetime's limits, so time-zone shifts never overflow
+
 
 def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str) or len(value) > 40:
@@ -26,6 +28,8 @@ def parse_datetime(value: Any) -> datetime:
         ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"DateTime {value!r} has no UTC offset (e.g. +08:00 or Z)")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"DateTime {value!r} is outside the years {MIN_YEAR}–{MAX_YEAR}")
     return parsed
 
 

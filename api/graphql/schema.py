@@ -13,6 +13,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -26,6 +27,9 @@ from api.graphql.types import Topic, Unit
 from domain.errors import LinkageError
 
 log = logging.getLogger("linkage.graphql")
+
+# A value PostgreSQL cannot take (NUL, an unpaired surrogate) that no rule caught.
+UNSTORABLE_INPUT = (psycopg.DataError, UnicodeEncodeError)
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -46,7 +50,7 @@ def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, LinkageError):
         return original.code
-    if original is None or not error.path:
+    if original is None or not error.path or isinstance(original, UNSTORABLE_INPUT):
         return "BAD_INPUT"
     return "INTERNAL"
 

@@ -19,6 +19,7 @@ from strawberry.types import Info
 from api.graphql.context import Context
 from api.ids import global_id
 from domain import topic as domain
+from domain.errors import NotFoundError
 from domain.units import Level as DomainLevel
 from projections import queries
 from projections.queries import (
@@ -114,9 +115,14 @@ class Unit(Node):
     ) -> UnitConnection:
         viewer = info.context.viewer.unit
         code = self.row.code
-        page = await info.context.db(
-            lambda conn: queries.units_page(conn, viewer, parent=code, first=first, after=after)
-        )
+        try:
+            page = await info.context.db(
+                lambda conn: queries.units_page(conn, viewer, parent=code, first=first, after=after)
+            )
+        except NotFoundError:  # a unit out of sight, named by a visible topic
+            return UnitConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            )
         return UnitConnection.of(page)
 
     @classmethod
