@@ -16,7 +16,14 @@ from pathlib import Path
 import psycopg
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+    max_aliases,
+    query_depth_limiter,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -34,7 +41,21 @@ UNSTORABLE_INPUT = (psycopg.DataError, UnicodeEncodeError)
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4000
+CACHED_DOCUMENTS = 1000
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+
+
+# The limit rules are built once: ValidationCache keys on the rule classes, so rules
+# made afresh per request (as QueryDepthLimiter and MaxAliasesLimiter do) never hit it.
+DEPTH_RULE = query_depth_limiter.create_validator(MAX_DEPTH, should_ignore=None)
+ALIAS_RULE = max_aliases.create_validator(MAX_ALIASES)
+
+
+class LimitRules(AddValidationRules):
+    """Query depth ≤ MAX_DEPTH and aliases ≤ MAX_ALIASES (fragments included)."""
+
+    def __init__(self) -> None:
+        super().__init__([DEPTH_RULE, ALIAS_RULE])
 
 
 class LinkageSchema(strawberry.Schema):
@@ -81,9 +102,11 @@ def build_schema() -> LinkageSchema:
         scalar_overrides={datetime: DateTimeScalar},
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            LimitRules,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            # County apps repeat the same documents: parse and validate each once
+            lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+            lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         ],
     )
 

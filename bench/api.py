@@ -1,0 +1,250 @@
+"""P1 and P5 of DESIGN §9: commands and reads through HTTP against `linkage serve`.
+
+    python -m bench.api [--home bench/.data] [--clients 32] [--seconds 20] [--workers 2]
+
+Starts `linkage serve` on the store in `--home` (the embedded server there; build
+one with `python -m bench.rebuild`), then
+
+* P1: `--clients` concurrent clients, each acting for its own village, run the
+  first steps of the six-step procedure as GraphQL mutations (submit, determine,
+  start and report research, two comments) for `--seconds`; commands/s and latency
+  percentiles, every response checked;
+* P5: sequential read latencies of the province's inbox page, the province's
+  statistics and the topic with the most events with 50 of them.
+
+The load generator runs on the same machine as the server and PostgreSQL, so the
+three share the cores; results go to bench/results-api.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from api.auth import TokenService, signing_secret
+from domain.topic import Role
+from infra.database import start_embedded
+from infra.settings import Settings
+
+SUBMIT = "mutation($i: SubmitTopicInput!) { submitTopic(input: $i) { position topic { topicId } } }"
+STEPS = [
+    ("determineTopic", "TopicNoteInput", {"note": "同意列入协商"}),
+    ("startResearch", "ResearchInput", {"text": "走访住户"}),
+    ("reportResearch", "ResearchInput", {"text": "调研完成"}),
+    ("addComment", "CommentInput", {"text": "请尽快办理"}),
+    ("addComment", "CommentInput", {"text": "已电话回复居民"}),
+]
+INBOX = (
+    "{ inbox(first: 50) { totalCount edges { node { reason overdue"
+    " topic { title owner { name } } } } } }"
+)
+STATS = (
+    '{ stats(unit: "62") { total open closed overdue satisfactionRate'
+    " children { unit { name } total satisfactionRate } months { month submitted } } }"
+)
+TOPIC = (
+    "query($id: ID!) { topic(id: $id) { title stage owner { name } route { unit { name } }"
+    " tasks { taskId status } timeline(first: 50) { totalCount"
+    " edges { node { type reason actor { userId } } } } } }"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", default="bench/.data")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reads", type=int, default=200, help="requests per P5 read")
+    args = parser.parse_args()
+    home = Path(args.home).resolve()
+    settings = Settings.from_env({"LINKAGE_HOME": str(home)})
+    database = start_embedded(home / "pgdata")
+    tokens = TokenService(signing_secret(settings))
+    villages, topic_id, events, topics = _pick(database.conninfo, args.clients)
+    port = _free_port()
+    env = {**os.environ, "LINKAGE_HOME": str(home)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
+         "--workers", str(args.workers)],
+        env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url)
+        results: dict[str, Any] = {
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}, {_memory()}",
+            "store": {"topics": topics, "events": _head(database.conninfo)},
+            "server": f"linkage serve --workers {args.workers} (uvicorn), projections in-process",
+        }
+        results["P1"] = asyncio.run(_commands(url, tokens, villages, args.clients, args.seconds))
+        province = tokens.issue("62", [Role.STAFF, Role.LEADER])
+        results["P5"] = {
+            "inbox_page_50": _reads(url, province, INBOX, {}, args.reads),
+            "province_stats": _reads(url, province, STATS, {}, args.reads),
+            f"topic_with_{min(events, 50)}_events": _reads(
+                url, province, TOPIC, {"id": topic_id}, args.reads
+            ),
+        }
+    finally:
+        server.terminate()
+        server.wait(30)
+    Path("bench/results-api.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+async def _commands(
+    url: str, tokens: TokenService, villages: list[str], clients: int, seconds: float
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    failures: list[str] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+
+        async def post(token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+            started = time.perf_counter()
+            response = await http.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": "Bearer " + token},
+            )
+            latencies.append(time.perf_counter() - started)
+            body: dict[str, Any] = response.json()
+            if response.status_code != 200 or body.get("errors"):
+                failures.append(str(body.get("errors") or response.status_code)[:300])
+            return body
+
+        async def client(village: str) -> None:
+            token = tokens.issue(village, [Role.STAFF])
+            n = 0
+            while time.perf_counter() < deadline:
+                n += 1
+                submit = {
+                    "title": f"压测议题 {village}-{n}",
+                    "description": "小区路灯损坏，夜间出行不便",
+                    "category": "市政设施",
+                    "source": "GRID",
+                    "locationUnit": village,
+                }
+                body = await post(token, SUBMIT, {"i": submit})
+                if not body.get("data"):
+                    continue
+                tid = body["data"]["submitTopic"]["topic"]["topicId"]
+                for name, kind, extra in STEPS:
+                    query = f"mutation($i: {kind}!) {{ {name}(input: $i) {{ position }} }}"
+                    await post(token, query, {"i": {"topicId": tid, **extra}})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(v) for v in villages[:clients]))
+        elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "commands": len(latencies),
+        "failed": len(failures),
+        "first_failures": failures[:3],
+        "seconds": round(elapsed, 1),
+        "commands_per_s": round(len(latencies) / elapsed),
+        **_percentiles(latencies),
+        "target": ">= 2000 commands/s, p99 < 50 ms",
+    }
+
+
+def _reads(url: str, token: str, query: str, variables: dict[str, Any], n: int) -> dict[str, Any]:
+    latencies = []
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for i in range(n + 10):
+            started = time.perf_counter()
+            response = http.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": "Bearer " + token},
+            )
+            if i >= 10:  # warm-up excluded
+                latencies.append(time.perf_counter() - started)
+            body = response.json()
+            if body.get("errors"):
+                raise SystemExit(f"read failed: {body['errors']}")
+    return _percentiles(latencies)
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    if not latencies:
+        return {}
+    ms = sorted(x * 1000 for x in latencies)
+    q = statistics.quantiles(ms, n=100)
+    return {
+        "p50_ms": round(q[49], 1),
+        "p95_ms": round(q[94], 1),
+        "p99_ms": round(q[98], 1),
+        "max_ms": round(ms[-1], 1),
+    }
+
+
+def _pick(conninfo: str, clients: int) -> tuple[list[str], str, int, int]:
+    """Villages for the clients, and the topic with the most events (≤ 50 wanted)."""
+    with psycopg.connect(conninfo) as conn:
+        villages = [
+            r[0]
+            for r in conn.execute(
+                "SELECT code FROM units WHERE level = 5 AND NOT retired ORDER BY code LIMIT %s",
+                (clients,),
+            )
+        ]
+        row = conn.execute(
+            "SELECT topic_id, version FROM topic_summary ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        topics = conn.execute("SELECT count(*) FROM topic_summary").fetchone()
+    if row is None or not villages or topics is None:
+        raise SystemExit("the store is empty: build it with `python -m bench.rebuild`")
+    return villages, str(row[0]), int(row[1]), int(topics[0])
+
+
+def _head(conninfo: str) -> int:
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT max(notification_id) FROM linkage_events").fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+def _wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the server at {url} did not answer within {timeout:.0f} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _memory() -> str:
+    with open("/proc/meminfo", encoding="ascii") as f:
+        kib = int(f.readline().split()[1])
+    return f"{kib / 1024**2:.0f} GiB"
+
+
+if __name__ == "__main__":
+    main()
