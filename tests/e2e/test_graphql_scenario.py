@@ -4,7 +4,6 @@ read back (read-your-writes through `consistentWith`), and `asOf` at every step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,8 +71,8 @@ class Session:
 
 
 @pytest.fixture
-def sessions(live: Live) -> Iterator[dict[str, Session]]:
-    yield {
+def sessions(live: Live) -> dict[str, Session]:
+    return {
         "village": Session(live, VILLAGE),
         "township": Session(live, TOWNSHIP),
         "county": Session(live, COUNTY),
@@ -195,9 +194,13 @@ def test_a_topic_goes_through_six_steps_escalated_village_township_county(
          solved=True, satisfaction="SATISFIED", comment="水压正常了")  # fmt: skip
     closed = step(county, "closeTopic", "CloseTopicInput", topicId=tid, summary="办结")
     assert closed["topic"]["stage"] == "CLOSED"
-    last = county.position
+    check_every_level(sessions, tid, county.position, steps=len(instants))
+    check_as_of(village, tid, now, instants)
 
-    # every level's view, once the read models hold the last write
+
+def check_every_level(sessions: dict[str, Session], tid: str, last: int, steps: int) -> None:
+    """Each level's inbox, stats, cross-level list and timeline after the close."""
+    village, township, county = sessions["village"], sessions["township"], sessions["county"]
     for session in (village, township, county):
         assert session.inbox(last) == []
     stats_query = (
@@ -213,7 +216,8 @@ def test_a_topic_goes_through_six_steps_escalated_village_township_county(
     assert (province_stats["total"], province_stats["closed"]) == (1, 1)
     with pytest.raises(TransportQueryError) as refused:
         village.run(stats_query, u=COUNTY, p=last)  # the county is above the village
-    assert refused.value.errors and refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+    assert refused.value.errors
+    assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
 
     cross = sessions["province"].run(
         "query($p: Int) { crossLevelTopics(consistentWith: $p) { totalCount edges { node {"
@@ -233,7 +237,7 @@ def test_a_topic_goes_through_six_steps_escalated_village_township_county(
         t=tid,
     )["timeline"]
     events = [e["node"] for e in timeline["edges"]]
-    assert timeline["totalCount"] == len(events) == len(instants)
+    assert timeline["totalCount"] == len(events) == steps
     assert [e["version"] for e in events] == list(range(1, len(events) + 1))
     assert events[1]["type"] == "EscalationRequested"
     assert events[1]["reason"] == "涉及管网改造，社区无力解决"
@@ -247,7 +251,11 @@ def test_a_topic_goes_through_six_steps_escalated_village_township_county(
     )
     assert hidden["topic"] is None
 
-    # asOf: the topic as it stood after each step, and null before it existed
+
+def check_as_of(
+    village: Session, tid: str, now: datetime, instants: list[tuple[datetime, dict[str, Any]]]
+) -> None:
+    """The topic as it stood after each step, and null before it existed."""
     as_of_query = (
         f"query($t: ID!, $at: DateTime!) {{ topic(id: $t, asOf: $at) {{ {TOPIC_FIELDS} }} }}"
     )
