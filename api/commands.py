@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from api.auth import Principal
+from api.ids import decode_global_id
 from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
 from domain.application import CommandResult, LinkageApp
 from domain.errors import BadInputError, ForbiddenError, LinkageError
@@ -92,8 +93,6 @@ class CommandService:
 
 def parse_topic_id(value: str, field: str = "topicId") -> uuid.UUID:
     """A topic's UUID, from the UUID itself or from its GraphQL global id."""
-    from api.ids import decode_global_id
-
     text = value.strip()
     kind_id = decode_global_id(text)
     if kind_id is not None and kind_id[0] == "Topic":

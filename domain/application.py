@@ -102,28 +102,27 @@ class LinkageApp(Application[uuid.UUID]):
 
     def topic_as_of(self, topic_id: uuid.UUID, at: datetime) -> Topic | None:
         """The topic as it stood at `at`, or None if it did not exist yet."""
-        at = check_time(at, "as_of")
         version = None
-        for event in self._events(topic_id):
-            if event.timestamp > at:
-                break
+        for event in self.events_of(topic_id, until=check_time(at, "as_of")):
             version = event.originator_version
         return None if version is None else self.get_topic(topic_id, version=version)
 
     def history(self, topic_id: uuid.UUID, until: datetime | None = None) -> list[HistoryEntry]:
         until = None if until is None else check_time(until, "until")
-        entries = []
-        for event in self._events(topic_id):
-            if until is not None and event.timestamp > until:
-                break
-            entries.append(history_entry(event))
+        entries = [history_entry(event) for event in self.events_of(topic_id, until)]
         if not entries:
             raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
         return entries
 
-    def _events(self, topic_id: uuid.UUID) -> Iterator[Aggregate.Event]:
+    def events_of(
+        self, topic_id: uuid.UUID, until: datetime | None = None
+    ) -> Iterator[Aggregate.Event]:
+        """The topic's events in version order, up to those that happened by `until`."""
         for event in self.events.get(topic_id):
-            yield cast(Aggregate.Event, event)
+            domain_event = cast(Aggregate.Event, event)
+            if until is not None and domain_event.timestamp > until:
+                return
+            yield domain_event
 
     def head_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -203,6 +203,10 @@ def check_text(
         raise BadInputError(
             "FIELD_TOO_LONG", f"{name} has {len(text)} characters; at most {limit} are allowed"
         )
+    return check_storable(text, name)
+
+
+def check_storable(text: str, name: str) -> str:
     bad = UNSTORABLE.search(text)
     if bad:
         raise BadInputError(

@@ -27,6 +27,12 @@ VILLAGE = "620102001001"  # 畅家巷社区居委会
 TOWNSHIP = "620102001"  # 酒泉路街道
 COUNTY = "620102"  # 城关区
 CITY = "6201"  # 兰州市
+# the demo's people, one per level (the other demo topics reuse them)
+CITY_STAFF = Actor("gao.yan", CITY, Role.STAFF)
+COUNTY_STAFF = Actor("sun.wei", COUNTY, Role.STAFF)
+COUNTY_LEADER = Actor("he.ming", COUNTY, Role.LEADER)
+TOWNSHIP_STAFF = Actor("chen.jing", TOWNSHIP, Role.STAFF)
+VILLAGE_STAFF = Actor("zhou.li", VILLAGE, Role.STAFF)
 DEMO_REF = "linkage-demo:"  # external refs make the demo's topics idempotent across runs
 
 PANEL: list[dict[str, str | None]] = [
@@ -47,11 +53,8 @@ def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
     def day(n: float) -> datetime:
         return start + timedelta(days=n)
 
-    village = Actor("zhou.li", VILLAGE, Role.STAFF)
-    township = Actor("chen.jing", TOWNSHIP, Role.STAFF)
-    county = Actor("sun.wei", COUNTY, Role.STAFF)
-    county_leader = Actor("he.ming", COUNTY, Role.LEADER)
-    city = Actor("gao.yan", CITY, Role.STAFF)
+    village, township, county = VILLAGE_STAFF, TOWNSHIP_STAFF, COUNTY_STAFF
+    county_leader, city = COUNTY_LEADER, CITY_STAFF
     handler = Actor("water.bureau", COUNTY, Role.HANDLER)
     street_handler = Actor("jiuquanlu.office", TOWNSHIP, Role.HANDLER)
 

@@ -17,15 +17,22 @@ from datetime import UTC, datetime, timedelta
 
 from domain.application import LinkageApp
 from domain.topic import Actor, Role
-from infra.demo import CITY, COUNTY, DEMO_REF, PANEL, PROVINCE, TOWNSHIP, VILLAGE
+from infra.demo import (
+    CITY,
+    CITY_STAFF,
+    COUNTY_LEADER,
+    COUNTY_STAFF,
+    DEMO_REF,
+    PANEL,
+    PROVINCE,
+    TOWNSHIP,
+    TOWNSHIP_STAFF,
+    VILLAGE,
+    VILLAGE_STAFF,
+)
 
 PROVINCE_STAFF = Actor("ma.lin", PROVINCE, Role.STAFF)
-CITY_STAFF = Actor("gao.yan", CITY, Role.STAFF)
 CITY_HANDLER = Actor("lz.traffic", CITY, Role.HANDLER)
-COUNTY_STAFF = Actor("sun.wei", COUNTY, Role.STAFF)
-COUNTY_LEADER = Actor("he.ming", COUNTY, Role.LEADER)
-TOWNSHIP_STAFF = Actor("chen.jing", TOWNSHIP, Role.STAFF)
-VILLAGE_STAFF = Actor("zhou.li", VILLAGE, Role.STAFF)
 VILLAGE_HANDLER = Actor("changjiaxiang.office", VILLAGE, Role.HANDLER)
 
 CATEGORIES = {

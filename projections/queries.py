@@ -32,7 +32,7 @@ from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row
 
 from domain.errors import BadInputError, NotFoundError
-from domain.topic import UNSTORABLE, Stage
+from domain.topic import UNSTORABLE, Stage, check_storable
 from domain.units import is_plausible_code
 from projections.bulk import parse_time
 from projections.stats import BASICALLY_WEIGHT, LEVELS, MONTHLY, TERMINAL, month_of
@@ -376,12 +376,7 @@ def topics_page(
             "INVALID_VALUE", f"scope {scope!r} is not one of: OWNED, SUBTREE, INVOLVED"
         )
     for name, value in (("text", text), ("category", category), ("source", source)):
-        bad = UNSTORABLE.search(value or "")
-        if bad:
-            raise BadInputError(
-                "FIELD_UNSTORABLE_CHARACTER",
-                f"{name} contains U+{ord(bad.group()):04X}, which no topic can hold",
-            )
+        check_storable(value or "", name)
     filters: dict[str, Any] = {
         "stages": list(stages) if stages else None,
         "category": category,

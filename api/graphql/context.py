@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from anyio import to_thread
-from eventsourcing.domain import Aggregate
 from fastapi import Request
 from psycopg import Connection
 from strawberry.dataloader import DataLoader
@@ -108,11 +107,7 @@ class Context(BaseContext):
         app = self.state.runtime.app
 
         def replayed() -> TopicRow | None:
-            events = []
-            for event in app.events.get(topic_id):
-                if until is not None and cast(Aggregate.Event, event).timestamp > until:
-                    break
-                events.append(envelope(event, 0))
+            events = [envelope(event, 0) for event in app.events_of(topic_id, until)]
             summary = replay(events, app.units)
             return None if summary is None else queries.summary_topic(summary)
 
