@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from domain.application import LinkageApp
 from infra.database import Database, open_database
@@ -11,6 +12,9 @@ from infra.settings import Settings
 from projections.base import View
 from projections.runner import ProjectionRunner
 from projections.units import CachedUnitDirectory, UnitsView
+
+if TYPE_CHECKING:
+    from infra.stream.projector import Watermark
 
 
 @dataclass
@@ -28,13 +32,26 @@ class Runtime:
     def projections(self) -> ProjectionRunner:
         """The read models of DESIGN §5 and their runner (tables created on first use)."""
         views = [cls(self.database.datastore(), self.units) for cls in view_classes()]
-        runner = ProjectionRunner(self.app, views, self.database.conninfo)
+        runner = ProjectionRunner(
+            self.app, views, self.database.conninfo, fed_up_to=self.kafka_watermark
+        )
         runner.create_tables()
         return runner
+
+    @cached_property
+    def kafka_watermark(self) -> Watermark | None:
+        """Distributed mode: how far the Kafka projectors have fed the read models."""
+        if not self.settings.distributed:
+            return None
+        from infra.stream.projector import Watermark
+
+        return Watermark(self.database.datastore(pool_size=2), self.settings.kafka_topic)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self.__dict__.get("kafka_watermark") is not None:
+                self.kafka_watermark.datastore.close()  # type: ignore[union-attr]
             if "projections" in self.__dict__:
                 self.projections.close()
                 for view in self.projections.views.values():

@@ -9,6 +9,7 @@ import argparse
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from infra.bootstrap import Runtime, bootstrap
 from infra.database import DatabaseUnavailableError
 from infra.divisions import DivisionsFileError
 from infra.settings import Settings, SettingsError
+from infra.stream import StreamError
 from projections.runner import UnknownProjectionError
 
 EXIT_FAILURE = 1
@@ -143,6 +145,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
             serve(settings, args.host, args.port, args.workers, runtime=runtime)
     print("linkage: stopped", file=sys.stderr)
     return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from infra.stream.relay import Relay
+
+    settings = _distributed_settings("relay")
+    with bootstrap(settings) as runtime, _stopping() as stop:
+        relay = Relay(runtime, batch_size=args.batch)
+        print(
+            f"linkage relay: publishing the event store to Kafka topic {settings.kafka_topic} "
+            f"on {settings.kafka_bootstrap} from position {relay.status().position}; "
+            "Ctrl-C stops",
+            flush=True,
+        )
+        try:
+            relay.run(stop)
+        finally:
+            relay.close()
+        print(f"linkage relay: stopped at position {relay.status().position}", file=sys.stderr)
+    return 0
+
+
+def cmd_projector(args: argparse.Namespace) -> int:
+    from infra.stream.projector import Projector
+
+    settings = _distributed_settings("projector")
+    with bootstrap(settings) as runtime, _stopping() as stop:
+        projector = Projector(runtime)
+        print(
+            f"linkage projector: member {projector.member} of group {settings.kafka_group}, "
+            f"reading {settings.kafka_topic} on {settings.kafka_bootstrap}; Ctrl-C stops",
+            flush=True,
+        )
+        projector.run(stop)
+        print(f"linkage projector: stopped after {projector.applied:,} events", file=sys.stderr)
+    return 0
+
+
+def _distributed_settings(process: str) -> Settings:
+    import logging
+
+    settings = Settings.from_env()
+    if not settings.distributed:
+        raise SettingsError(f"LINKAGE_KAFKA_BOOTSTRAP is not set: the {process} needs a broker")
+    logging.basicConfig(level=logging.INFO, format=f"linkage {process}: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    return settings
+
+
+@contextmanager
+def _stopping() -> Iterator[threading.Event]:
+    """An event that SIGTERM and Ctrl-C set: the loop finishes its batch and stops."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
@@ -335,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, default=1, help="uvicorn worker processes")
     serve.set_defaults(func=cmd_serve)
 
+    _add_stream_commands(sub)
     token = sub.add_parser("token", help="bearer tokens for the API")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = token_sub.add_parser("issue", help="print a signed bearer token")
@@ -382,6 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    relay = sub.add_parser("relay", help="distributed: publish the event store to Kafka")
+    relay.add_argument("--batch", type=_positive, default=5000, help="events per batch (5000)")
+    relay.set_defaults(func=cmd_relay)
+    projector = sub.add_parser("projector", help="distributed: feed the read models from Kafka")
+    projector.set_defaults(func=cmd_projector)
+
+
 KNOWN_FAILURES: tuple[type[Exception], ...] = (
     LinkageError,
     UnknownProjectionError,
@@ -389,6 +463,7 @@ KNOWN_FAILURES: tuple[type[Exception], ...] = (
     SettingsError,
     DatabaseUnavailableError,
     ListenError,
+    StreamError,
 )
 
 

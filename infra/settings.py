@@ -14,6 +14,8 @@ import platformdirs
 from psycopg.conninfo import conninfo_to_dict
 
 DEFAULT_KAFKA_TOPIC = "linkage.events"
+DEFAULT_KAFKA_PARTITIONS = 6
+DEFAULT_KAFKA_GROUP = "linkage-projector"
 
 
 class SettingsError(Exception):
@@ -27,6 +29,8 @@ class Settings:
     kafka_bootstrap: str | None
     kafka_topic: str
     secret: str | None
+    kafka_partitions: int = DEFAULT_KAFKA_PARTITIONS  # when the relay creates the topic
+    kafka_group: str = DEFAULT_KAFKA_GROUP  # the projectors' consumer group
 
     @property
     def embedded(self) -> bool:
@@ -46,7 +50,23 @@ class Settings:
             _check_bootstrap(bootstrap)
         topic = (env.get("LINKAGE_KAFKA_TOPIC") or DEFAULT_KAFKA_TOPIC).strip()
         secret = (env.get("LINKAGE_SECRET") or "").strip() or None
-        return cls(home, database_url, bootstrap, topic, secret)
+        partitions = _positive_int(env, "LINKAGE_KAFKA_PARTITIONS", DEFAULT_KAFKA_PARTITIONS)
+        group = (env.get("LINKAGE_KAFKA_GROUP") or DEFAULT_KAFKA_GROUP).strip()
+        return cls(home, database_url, bootstrap, topic, secret, partitions, group)
+
+    @property
+    def distributed(self) -> bool:
+        """Kafka feeds the read models (relay and projector processes)."""
+        return self.kafka_bootstrap is not None
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{name} must be a whole number ≥ 1, not {text!r}")
+    return int(text)
 
 
 def _check_database_url(url: str) -> None:

@@ -102,8 +102,12 @@ class ProjectionRunner:
         views: Sequence[View],
         conninfo: str,
         batch_size: int = BATCH_SIZE,
+        fed_up_to: Callable[[], int] | None = None,
     ) -> None:
         self.app = app
+        # In distributed mode the Kafka projectors feed the views: this tells up to
+        # which store position they are complete (`infra.stream.projector.watermark`).
+        self.fed_up_to = fed_up_to
         self.views = {view.name: view for view in views}
         self.conninfo = conninfo
         self.batch_size = batch_size
@@ -210,11 +214,7 @@ class ProjectionRunner:
         dead_name = dead_name or view.name
         envelopes, undecodable = decoded or self._decode(notifications)
         with view.datastore.transaction(commit=True) as curs:
-            parked = self._parked(curs, dead_name, {e.topic_id for e in envelopes})
-            runnable = [e for e in envelopes if e.topic_id not in parked]
-            for e in envelopes:
-                if e.topic_id in parked:
-                    self._bury(curs, dead_name, e, PARKED)
+            self.apply_envelopes(curs, view, envelopes, dead_name)
             for notification, error in undecodable:
                 curs.execute(
                     INSERT_DEAD,
@@ -227,21 +227,34 @@ class ProjectionRunner:
                         error,
                     ),
                 )
-            if runnable and self._try_apply(curs, view, runnable) is not None:
-                for group in _by_topic(runnable):
-                    if self._try_apply(curs, view, group) is not None:
-                        self._apply_until_failure(curs, view, group, dead_name)
             view._insert_tracking(curs, Tracking(view.name, notifications[-1].id))
 
+    @classmethod
+    def apply_envelopes(
+        cls, curs: Cursor[DictRow], view: View, envelopes: Sequence[Envelope], dead_name: str
+    ) -> None:
+        """Apply in `curs`'s transaction; a failing topic parks (the Kafka projector
+        uses this too, so both runners treat failures alike)."""
+        parked = cls._parked(curs, dead_name, {e.topic_id for e in envelopes})
+        runnable = [e for e in envelopes if e.topic_id not in parked]
+        for e in envelopes:
+            if e.topic_id in parked:
+                cls._bury(curs, dead_name, e, PARKED)
+        if runnable and cls._try_apply(curs, view, runnable) is not None:
+            for group in _by_topic(runnable):
+                if cls._try_apply(curs, view, group) is not None:
+                    cls._apply_until_failure(curs, view, group, dead_name)
+
+    @classmethod
     def _apply_until_failure(
-        self, curs: Cursor[DictRow], view: View, group: Sequence[Envelope], dead_name: str
+        cls, curs: Cursor[DictRow], view: View, group: Sequence[Envelope], dead_name: str
     ) -> None:
         """One topic's events one by one: those before the failure count, the rest park."""
         for i, e in enumerate(group):
-            error = self._try_apply(curs, view, [e])
+            error = cls._try_apply(curs, view, [e])
             if error is not None:
                 for later in group[i:]:
-                    self._bury(curs, dead_name, later, error if later is e else PARKED)
+                    cls._bury(curs, dead_name, later, error if later is e else PARKED)
                 return
 
     @staticmethod
@@ -329,17 +342,21 @@ class ProjectionRunner:
 
     def status(self) -> list[ViewStatus]:
         head = self.head()
+        fed = self.fed_up_to() if self.fed_up_to else None
         result = []
         for name, view in self.views.items():
             with view.datastore.transaction(commit=False) as curs:
                 curs.execute(COUNT_DEAD, (name,))
                 row = curs.fetchone()
             letters, topics = (row["letters"], row["topics"]) if row else (0, 0)
-            result.append(ViewStatus(name, view.position(), head, letters, topics))
+            position = view.position() if fed is None else fed
+            result.append(ViewStatus(name, position, head, letters, topics))
         return result
 
     def position(self) -> int:
         """The position every view has reached (the lowest)."""
+        if self.fed_up_to is not None:
+            return self.fed_up_to()
         return min((view.position() for view in self.views.values()), default=0)
 
     def wait_for(self, position: int, timeout: float = 5.0) -> None:

@@ -3,11 +3,8 @@ mid-batch, and incremental == rebuild for every table."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
-from psycopg import sql
 
 from domain.units import InMemoryUnitDirectory
 from infra.bootstrap import Runtime, view_classes
@@ -17,6 +14,7 @@ from projections.base import View
 from projections.topics import TopicsView
 from tests.utils.factories import SMALL_HIERARCHY
 from tests.utils.killing import kill_mid_batch
+from tests.utils.views import read_model_tables
 
 
 class _ViewContract(TrackingRecorderTestCase):
@@ -44,16 +42,6 @@ class TestStatsViewIsATrackingRecorder(_ViewContract):
     view_class = view_classes()[2]
 
 
-def _all_tables(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
-    tables: dict[str, list[tuple[Any, ...]]] = {}
-    with runtime.database.connect() as conn:
-        for view in runtime.projections.views.values():
-            for table in view.tables:
-                query = sql.SQL("SELECT * FROM {} ORDER BY 1, 2, 3").format(sql.Identifier(table))
-                tables[table] = conn.execute(query).fetchall()
-    return tables
-
-
 def test_read_models_killed_mid_batch_resume_to_exactly_a_rebuild(
     small_runtime: Runtime,
 ) -> None:
@@ -64,12 +52,12 @@ def test_read_models_killed_mid_batch_resume_to_exactly_a_rebuild(
     assert 0 < runner.position() < runner.head()
 
     runner.catch_up()
-    incremental = _all_tables(small_runtime)
+    incremental = read_model_tables(small_runtime)
     runner.rebuild_many(
         list(runner.views), lambda schema: small_runtime.database.datastore(schema=schema)
     )
 
-    rebuilt = _all_tables(small_runtime)
+    rebuilt = read_model_tables(small_runtime)
     assert set(rebuilt) == {
         "topic_summary",
         "topic_visibility",

@@ -5,13 +5,27 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from psycopg import Cursor
+from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
 from projections.base import View
 from projections.envelope import Envelope
+
+if TYPE_CHECKING:
+    from infra.bootstrap import Runtime
+
+
+def read_model_tables(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table, in a stable order (to compare two runs)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    with runtime.database.connect() as conn:
+        for view in runtime.projections.views.values():
+            for table in view.tables:
+                query = sql.SQL("SELECT * FROM {} ORDER BY 1, 2, 3").format(sql.Identifier(table))
+                tables[table] = conn.execute(query).fetchall()
+    return tables
 
 
 class CountsView(View):
