@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from api.deps import StateDep
 from api.state import ApiState
+from infra.stream.projector import StreamStatus, stream_status
 from projections.runner import ViewStatus
 
 PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait for a database connection
@@ -36,6 +37,7 @@ class Readiness:
     views: list[ViewStatus] = field(default_factory=list)
     # running | stopped | elsewhere (Kafka projectors, or the parent of uvicorn workers)
     runner: str = "elsewhere"
+    stream: StreamStatus | None = None  # distributed mode: the relay and the projectors
 
     @property
     def head(self) -> int:
@@ -56,6 +58,8 @@ class Readiness:
         ]
         if self.runner == "stopped":
             found.append("the projection runner of this process is not running")
+        if self.stream is not None:
+            found.extend(self.stream.problems)
         return found
 
 
@@ -66,13 +70,17 @@ def probe(state: ApiState) -> Readiness:
             # a plain cursor: the probe is not one of the reads /metrics counts
             psycopg.Cursor(conn).execute("SELECT 1")
         views = state.runtime.projections.status()
+        watermark = state.runtime.kafka_watermark
+        stream = None
+        if watermark is not None:
+            stream = stream_status(watermark, max((v.head for v in views), default=0))
     except (psycopg.Error, PersistenceError) as exc:
         lines = str(exc).strip().splitlines()
         return Readiness(database_error=lines[0] if lines else type(exc).__name__)
     runner = "elsewhere"
     if state.projecting:
         runner = "running" if state.runtime.projections.following else "stopped"
-    return Readiness(views=views, runner=runner)
+    return Readiness(views=views, runner=runner, stream=stream)
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -112,10 +120,12 @@ def readyz(state: StateDep) -> JSONResponse:
             for v in found.views
         },
         "runner": found.runner,
-        # relay lag (notification log → Kafka) is reported here once the relay exists
-        "relay": None,
+        "relay": None,  # embedded mode: no Kafka
+        "consumer": None,
         "problems": problems,
     }
+    if found.stream is not None:
+        body.update(found.stream.as_json())
     return JSONResponse(body)
 
 
@@ -158,6 +168,23 @@ class StoreCollector(Collector):
             families["dead"].add_metric([v.name], v.dead_letters)
             families["parked"].add_metric([v.name], v.parked_topics)
         yield from families.values()
+        stream = self.found.stream
+        if stream is not None:
+            yield GaugeMetricFamily(
+                "linkage_relay_position",
+                "Last store position the relay published",
+                value=stream.relay_position,
+            )
+            yield GaugeMetricFamily(
+                "linkage_relay_lag_events",
+                "Events in the store not yet published to Kafka",
+                value=stream.relay_lag,
+            )
+            yield GaugeMetricFamily(
+                "linkage_consumer_lag_messages",
+                "Kafka messages published but not yet applied by the projectors",
+                value=stream.consumer_lag,
+            )
 
 
 def _per_view(name: str, documentation: str) -> GaugeMetricFamily:

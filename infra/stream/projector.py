@@ -301,3 +301,83 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in assigned:
             self.consumer.seek(tp, stored.get(tp.partition, 0))
         log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+
+
+RELAY_STATUS = (
+    "SELECT position, error, published_at,"
+    " extract(epoch FROM now() - heartbeat_at) AS silent_for"
+    " FROM public.relay_state WHERE name = %s"
+)
+RELAY_SILENT_SECONDS = 15.0  # a relay that has not reported for this long is stopped
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """The relay and the projector group as /readyz and /metrics report them."""
+
+    head: int
+    relay_state: str  # publishing | degraded | stopped | absent
+    relay_position: int
+    relay_error: str | None
+    fed_up_to: int
+    partitions: list[dict[str, Any]]
+
+    @property
+    def relay_lag(self) -> int:
+        return max(self.head - self.relay_position, 0)
+
+    @property
+    def consumer_lag(self) -> int:
+        """Messages published but not yet applied, over all partitions."""
+        return sum(max(p["end_offset"] - p["next_offset"], 0) for p in self.partitions)
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if self.relay_state == "absent":
+            found.append("no relay has run: events are not published to Kafka")
+        elif self.relay_state == "stopped":
+            found.append(f"the relay has not reported for over {RELAY_SILENT_SECONDS:g} s")
+        elif self.relay_state == "degraded":
+            found.append(f"the relay cannot publish: {self.relay_error}")
+        return found
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "relay": {
+                "state": self.relay_state,
+                "position": self.relay_position,
+                "lag": self.relay_lag,
+                "error": self.relay_error,
+            },
+            "consumer": {
+                "position": self.fed_up_to,
+                "lag": self.consumer_lag,
+                "partitions": [
+                    {
+                        "partition": p["partition"],
+                        "end_offset": p["end_offset"],
+                        "next_offset": p["next_offset"],
+                        "lag": max(p["end_offset"] - p["next_offset"], 0),
+                        "member": p["member"],
+                    }
+                    for p in self.partitions
+                ],
+            },
+        }
+
+
+def stream_status(watermark: Watermark, head: int, relay: str = "relay") -> StreamStatus:
+    with watermark.datastore.transaction(commit=False) as curs:
+        curs.execute(RELAY_STATUS, (relay,))
+        row = curs.fetchone()
+    if row is None:
+        state, position, error = "absent", 0, None
+    else:
+        position, error = int(row["position"]), row["error"]
+        state = "publishing"
+        if error:
+            state = "degraded"
+        elif float(row["silent_for"]) > RELAY_SILENT_SECONDS:
+            state = "stopped"
+    return StreamStatus(head, state, position, error, watermark(), watermark.partitions())

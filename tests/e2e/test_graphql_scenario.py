@@ -72,6 +72,11 @@ class Session:
 
 @pytest.fixture
 def sessions(live: Live) -> dict[str, Session]:
+    return make_sessions(live)
+
+
+def make_sessions(live: Live) -> dict[str, Session]:
+    """One session per level and role the scenario uses (also for distributed mode)."""
     return {
         "village": Session(live, VILLAGE),
         "township": Session(live, TOWNSHIP),

@@ -23,8 +23,9 @@ def read_model_tables(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
     with runtime.database.connect() as conn:
         for view in runtime.projections.views.values():
             for table in view.tables:
-                query = sql.SQL("SELECT * FROM {} ORDER BY 1, 2, 3").format(sql.Identifier(table))
-                tables[table] = conn.execute(query).fetchall()
+                query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))
+                # a total order: rows may tie on every key column (a multiset compare)
+                tables[table] = sorted(conn.execute(query).fetchall(), key=repr)
     return tables
 
 
