@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,7 +59,9 @@ UPDATE_PUBLISHED = (
     "UPDATE public.relay_state SET position = %s, offsets = offsets || %s::jsonb,"
     " published_at = now(), heartbeat_at = now(), error = NULL WHERE name = %s"
 )
-UPDATE_HEARTBEAT = "UPDATE public.relay_state SET heartbeat_at = now(), error = %s WHERE name = %s"
+UPDATE_ERROR = "UPDATE public.relay_state SET heartbeat_at = now(), error = %s WHERE name = %s"
+UPDATE_HEARTBEAT = "UPDATE public.relay_state SET heartbeat_at = now() WHERE name = %s"
+FLUSH_TIMEOUT = 10.0  # seconds the broker has to acknowledge a batch before it counts as failed
 
 
 def producer_config(bootstrap: str) -> dict[str, Any]:
@@ -153,9 +154,18 @@ class Relay:
         with self._connect() as conn:
             conn.execute(UPDATE_PUBLISHED, (position, json.dumps(offsets), self.name))
 
-    def _heartbeat(self, error: str | None) -> None:
+    def _report(self, error: str | None) -> None:
         with self._connect() as conn:
-            conn.execute(UPDATE_HEARTBEAT, (error, self.name))
+            conn.execute(UPDATE_ERROR, (error, self.name))
+
+    def _beat(self, stop: threading.Event) -> None:
+        """While the process lives, say so (a relay blocked on a broker is not dead)."""
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with self._connect() as conn:
+                    conn.execute(UPDATE_HEARTBEAT, (self.name,))
+            except psycopg.Error as exc:
+                log.debug("heartbeat: %s", exc)
 
     # -- publishing ------------------------------------------------------------------
 
@@ -191,7 +201,7 @@ class Relay:
                     headers=messages.headers(e),
                 )
             )
-        producer.flush()
+        producer.flush(timeout=FLUSH_TIMEOUT)  # KafkaTimeoutError: the batch is sent again
         offsets: dict[int, int] = {}
         for future in futures:
             meta = future.get(timeout=0)  # raises the KafkaError of a failed send
@@ -214,6 +224,16 @@ class Relay:
         Broker or database failures are recorded (`relay_state.error`, shown in
         /readyz) and retried; an event that cannot be read stops the relay.
         """
+        beating = threading.Event()
+        threading.Thread(
+            target=self._beat, args=(beating,), name="relay-heartbeat", daemon=True
+        ).start()
+        try:
+            self._run(stop, poll)
+        finally:
+            beating.set()
+
+    def _run(self, stop: threading.Event, poll: float) -> None:
         while not stop.is_set():
             try:
                 with self._connect() as lock_conn:
@@ -232,7 +252,7 @@ class Relay:
                 log.warning("relay: %s; retrying", error)
                 self._reset_producer()
                 with contextlib.suppress(psycopg.Error):
-                    self._heartbeat(error)
+                    self._report(error)
                 stop.wait(poll)
 
     def _ensure_topic(self) -> None:
@@ -243,12 +263,12 @@ class Relay:
         self, stop: threading.Event, lock_conn: psycopg.Connection[Any], poll: float
     ) -> None:
         lock_conn.execute("LISTEN linkage_events")
-        beat = 0.0
+        failed = True  # until a first round goes through: clears an error left before
         while not stop.is_set():
             sent = self.publish_once()
-            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
-                self._heartbeat(None)
-                beat = time.monotonic()
+            if failed:
+                self._report(None)
+                failed = False
             if sent == 0:
                 for _ in lock_conn.notifies(timeout=poll, stop_after=1):
                     pass
