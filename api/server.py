@@ -62,6 +62,7 @@ def serve(
             finally:
                 state.close()
             return
+        runtime.projections  # noqa: B018  (tables exist before the workers race to create them)
         if projecting:
             runtime.projections.start()
         os.environ[WORKER_DATABASE] = runtime.database.conninfo

@@ -85,7 +85,7 @@ def build_runtime(
     return Runtime(settings or Settings.from_env(), database, app, units_view, units)
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+def bootstrap(settings: Settings | None = None, pool_size: int = 5) -> Runtime:
     """The runtime the environment selects (embedded PostgreSQL when nothing is set)."""
     settings = settings or Settings.from_env()
-    return build_runtime(open_database(settings), settings)
+    return build_runtime(open_database(settings), settings, pool_size)

@@ -135,6 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signing_secret(settings)
     with bootstrap(settings) as runtime:
         where = "PostgreSQL at LINKAGE_DATABASE_URL" if settings.database_url else "embedded"
+        if settings.distributed:
+            where += f", read models fed from Kafka topic {settings.kafka_topic}"
         workers = f"{args.workers} workers" if args.workers > 1 else "1 worker"
         print(
             f"linkage: serving the API on http://{args.host}:{args.port} "
@@ -151,7 +153,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from infra.stream.relay import Relay
 
     settings = _distributed_settings("relay")
-    with bootstrap(settings) as runtime, _stopping() as stop:
+    with bootstrap(settings, pool_size=2) as runtime, _stopping() as stop:
         relay = Relay(runtime, batch_size=args.batch)
         print(
             f"linkage relay: publishing the event store to Kafka topic {settings.kafka_topic} "
@@ -171,7 +173,7 @@ def cmd_projector(args: argparse.Namespace) -> int:
     from infra.stream.projector import Projector
 
     settings = _distributed_settings("projector")
-    with bootstrap(settings) as runtime, _stopping() as stop:
+    with bootstrap(settings, pool_size=2) as runtime, _stopping() as stop:
         projector = Projector(runtime)
         print(
             f"linkage projector: member {projector.member} of group {settings.kafka_group}, "

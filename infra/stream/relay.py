@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,7 @@ class Relay:
             lambda: KafkaProducer(**producer_config(self.bootstrap))
         )
         self._producer: KafkaProducer | None = None
+        self._held: psycopg.Connection[Any] | None = None
         self.paths = messages.OwnerPaths(runtime.units, self._owner_before)
         self.published = 0
         with self._connect() as conn:
@@ -137,6 +138,15 @@ class Relay:
     def _connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.runtime.database.conninfo, autocommit=True)
 
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection that holds the relay's lock while it runs, else a new one."""
+        if self._held is not None:
+            yield self._held
+        else:
+            with self._connect() as conn:
+                yield conn
+
     def _owner_before(self, topic_id: str, version: int) -> str | None:
         topic: Any = self.app.repository.get(uuid.UUID(topic_id), version=version - 1)
         return str(topic.owner)
@@ -144,28 +154,32 @@ class Relay:
     # -- state ----------------------------------------------------------------------
 
     def status(self) -> RelayStatus:
-        with self._connect() as conn:
+        with self._state() as conn:
             row = conn.execute(SELECT_STATE, (self.name,)).fetchone()
         if row is None:
             return RelayStatus(0, {})
         return RelayStatus(int(row[0]), {int(k): int(v) for k, v in dict(row[1]).items()})
 
     def _record(self, position: int, offsets: dict[int, int]) -> None:
-        with self._connect() as conn:
+        with self._state() as conn:
             conn.execute(UPDATE_PUBLISHED, (position, json.dumps(offsets), self.name))
 
     def _report(self, error: str | None) -> None:
-        with self._connect() as conn:
+        with self._state() as conn:
             conn.execute(UPDATE_ERROR, (error, self.name))
 
     def _beat(self, stop: threading.Event) -> None:
         """While the process lives, say so (a relay blocked on a broker is not dead)."""
+        conn: psycopg.Connection[Any] | None = None
         while not stop.wait(HEARTBEAT_SECONDS):
             try:
-                with self._connect() as conn:
-                    conn.execute(UPDATE_HEARTBEAT, (self.name,))
+                conn = conn if conn is not None and not conn.closed else self._connect()
+                conn.execute(UPDATE_HEARTBEAT, (self.name,))
             except psycopg.Error as exc:
                 log.debug("heartbeat: %s", exc)
+                conn = None
+        if conn is not None:
+            conn.close()
 
     # -- publishing ------------------------------------------------------------------
 
@@ -244,7 +258,11 @@ class Relay:
                         stop.wait(poll * 5)
                         continue
                     self._ensure_topic()
-                    self._publish_until(stop, lock_conn, poll)
+                    self._held = lock_conn
+                    try:
+                        self._publish_until(stop, lock_conn, poll)
+                    finally:
+                        self._held = None
             except StreamError:
                 raise
             except (KafkaError, psycopg.Error, OSError) as exc:
