@@ -308,6 +308,9 @@ RELAY_STATUS = (
     " extract(epoch FROM now() - heartbeat_at) AS silent_for"
     " FROM public.relay_state WHERE name = %s"
 )
+FOREIGN_MESSAGES = (
+    "SELECT count(*) AS n FROM public.projection_dead_letters WHERE projection LIKE 'kafka:%%'"
+)
 RELAY_SILENT_SECONDS = 15.0  # a relay that has not reported for this long is stopped
 
 
@@ -321,6 +324,7 @@ class StreamStatus:
     relay_error: str | None
     fed_up_to: int
     partitions: list[dict[str, Any]]
+    foreign_messages: int = 0  # messages on the topic that are not events (dead letters)
 
     @property
     def relay_lag(self) -> int:
@@ -340,6 +344,11 @@ class StreamStatus:
             found.append(f"the relay has not reported for over {RELAY_SILENT_SECONDS:g} s")
         elif self.relay_state == "degraded":
             found.append(f"the relay cannot publish: {self.relay_error}")
+        if self.foreign_messages:
+            found.append(
+                f"{self.foreign_messages} Kafka messages are not Linkage events"
+                " (projection_dead_letters, projection 'kafka:PARTITION')"
+            )
         return found
 
     def as_json(self) -> dict[str, Any]:
@@ -353,6 +362,7 @@ class StreamStatus:
             "consumer": {
                 "position": self.fed_up_to,
                 "lag": self.consumer_lag,
+                "foreign_messages": self.foreign_messages,
                 "partitions": [
                     {
                         "partition": p["partition"],
@@ -371,6 +381,8 @@ def stream_status(watermark: Watermark, head: int, relay: str = "relay") -> Stre
     with watermark.datastore.transaction(commit=False) as curs:
         curs.execute(RELAY_STATUS, (relay,))
         row = curs.fetchone()
+        curs.execute(FOREIGN_MESSAGES)
+        foreign = curs.fetchone()
     if row is None:
         state, position, error = "absent", 0, None
     else:
@@ -380,4 +392,12 @@ def stream_status(watermark: Watermark, head: int, relay: str = "relay") -> Stre
             state = "degraded"
         elif float(row["silent_for"]) > RELAY_SILENT_SECONDS:
             state = "stopped"
-    return StreamStatus(head, state, position, error, watermark(), watermark.partitions())
+    return StreamStatus(
+        head,
+        state,
+        position,
+        error,
+        watermark(),
+        watermark.partitions(),
+        int(foreign["n"]) if foreign else 0,
+    )

@@ -144,3 +144,43 @@ def test_repeats_from_the_relay_are_applied_once(stream_runtime: Runtime) -> Non
         list(runner.views), lambda schema: stream_runtime.database.datastore(schema=schema)
     )
     assert read_model_tables(stream_runtime) == fed
+
+
+def test_a_message_that_is_not_an_event_is_set_aside_and_the_rest_applied(
+    stream_runtime: Runtime,
+) -> None:
+    from kafka import KafkaProducer
+
+    from infra.stream.projector import stream_status
+    from infra.stream.relay import ensure_topic
+
+    settings = stream_runtime.settings
+    assert settings.kafka_bootstrap is not None
+    ensure_topic(settings.kafka_bootstrap, settings.kafka_topic, PARTITIONS)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer.send(settings.kafka_topic, key=b"someone-else", value=b"{not json", partition=1)
+    producer.flush()
+    producer.close()
+
+    head = simulate(stream_runtime, 10, seed=9)
+    relay = Relay(stream_runtime)
+    with projecting(stream_runtime):
+        publish_all(relay)
+        wait_fed(stream_runtime, head)
+    with stream_runtime.database.connect() as conn:
+        letters = conn.execute(
+            "SELECT projection, position, topic_id, error FROM projection_dead_letters"
+        ).fetchall()
+    assert letters == [("kafka:1", 0, "someone-else", letters[0][3])]
+    assert "not UTF-8 JSON" in letters[0][3]
+    watermark = stream_runtime.kafka_watermark
+    assert watermark is not None
+    status = stream_status(watermark, head)
+    assert status.foreign_messages == 1
+    assert "1 Kafka messages are not Linkage events" in status.problems[0]
+    fed = read_model_tables(stream_runtime)
+    runner = stream_runtime.projections
+    runner.rebuild_many(
+        list(runner.views), lambda schema: stream_runtime.database.datastore(schema=schema)
+    )
+    assert read_model_tables(stream_runtime) == fed
