@@ -70,6 +70,7 @@ class UnitsView(PostgresTrackingRecorder):
     )
     RETIRE = "UPDATE units SET retired = %s WHERE code = ANY(%s)"
     SELECT_ONE = "SELECT code, name, level, parent, path, retired FROM units WHERE code = %s"
+    SELECT_MANY = "SELECT code, name, level, parent, path, retired FROM units WHERE code = ANY(%s)"
     SELECT_PROVINCES = (
         "SELECT code, name, level, parent, retired FROM units WHERE path[1] = ANY(%s)"
     )
@@ -151,6 +152,15 @@ class UnitsView(PostgresTrackingRecorder):
             row = curs.fetchone()
         return None if row is None else _unit(row)
 
+    def get_many(self, codes: Iterable[str]) -> dict[str, Unit]:
+        """The units of these codes that exist, in one query."""
+        wanted = sorted({c for c in codes if is_plausible_code(c)})
+        if not wanted:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.SELECT_MANY, (wanted,))
+            return {row["code"]: _unit(row) for row in curs.fetchall()}
+
     def snapshot(self, provinces: Iterable[str]) -> tuple[dict[str, UnitRecord], set[str]]:
         """The recorded hierarchy of some provinces: records by code, and retired codes."""
         records: dict[str, UnitRecord] = {}
@@ -218,6 +228,16 @@ class CachedUnitDirectory:
         if unit is not None:  # unknown codes are not cached: an import may add them
             self._cache[code] = unit
         return unit
+
+    def preload(self, codes: Iterable[str]) -> None:
+        """Fetch the codes not cached yet in one query (callers about to ask for many)."""
+        missing = {c for c in codes if c not in self._cache}
+        if not missing:
+            return
+        found = self.view.get_many(missing)
+        if len(self._cache) + len(found) >= self.max_entries:
+            self._cache.clear()
+        self._cache.update(found)
 
     def invalidate(self) -> None:
         self._cache.clear()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import typing
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -23,8 +23,9 @@ from eventsourcing.domain import Aggregate
 
 from domain.application import BASE_FIELDS
 from domain.topic import Topic
-from domain.units import UnitDirectory, UnitImport
+from domain.units import UnitImport
 from projections.envelope import Envelope
+from projections.units import CachedUnitDirectory
 
 SCHEMA_VERSION = "1"
 ENVELOPE_FIELDS = (
@@ -153,7 +154,7 @@ class OwnerPaths:
 
     def __init__(
         self,
-        units: UnitDirectory,
+        units: CachedUnitDirectory,
         owner_before: Callable[[str, int], str | None],
         capacity: int = 200_000,
     ) -> None:
@@ -161,6 +162,16 @@ class OwnerPaths:
         self.owner_before = owner_before
         self.capacity = capacity
         self._owners: OrderedDict[str, tuple[int, str]] = OrderedDict()
+
+    def preload(self, envelopes: Sequence[Envelope]) -> None:
+        """Fetch the units a batch will name in one query, not one per unit."""
+        codes = {known for _, known in self._owners.values()} if len(self._owners) < 5000 else set()
+        for e in envelopes:
+            for key in ("location", "to_unit"):
+                value = e.data.get(key)
+                if isinstance(value, str):
+                    codes.add(value)
+        self.units.preload(codes)
 
     def after(self, e: Envelope) -> list[str]:
         if not e.is_topic_event:

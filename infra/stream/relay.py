@@ -30,6 +30,7 @@ from eventsourcing.persistence import Notification
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from infra.bootstrap import Runtime
 from infra.stream import StreamError, messages
@@ -129,6 +130,8 @@ class Relay:
         )
         self._producer: KafkaProducer | None = None
         self._held: psycopg.Connection[Any] | None = None
+        self._partitions: dict[bytes, int] = {}
+        self._partition_count: int | None = None
         self.paths = messages.OwnerPaths(runtime.units, self._owner_before)
         self.published = 0
         with self._connect() as conn:
@@ -198,21 +201,26 @@ class Relay:
 
     def _send(self, notifications: Sequence[Notification]) -> dict[int, int]:
         producer = self._producer = self._producer or self._make_producer()
-        futures = []
+        envelopes = []
         for n in notifications:
             try:
-                e = envelope(self.app.mapper.to_domain_event(n), n.id)
+                envelopes.append(envelope(self.app.mapper.to_domain_event(n), n.id))
             except Exception as exc:
                 raise StreamError(
                     f"cannot read the event at position {n.id} (topic {n.originator_id}, "
                     f"version {n.originator_version}): {type(exc).__name__}: {exc}"
                 ) from None
+        self.paths.preload(envelopes)
+        futures = []
+        for e in envelopes:
+            key = e.topic_id.encode()
             futures.append(
                 producer.send(
                     self.kafka_topic,
-                    key=e.topic_id.encode(),
+                    key=key,
                     value=messages.encode(e, self.paths.after(e)),
                     headers=messages.headers(e),
+                    partition=self._partition(producer, key),
                 )
             )
         producer.flush(timeout=FLUSH_TIMEOUT)  # KafkaTimeoutError: the batch is sent again
@@ -221,6 +229,19 @@ class Relay:
             meta = future.get(timeout=0)  # raises the KafkaError of a failed send
             offsets[meta.partition] = max(offsets.get(meta.partition, 0), meta.offset + 1)
         return offsets
+
+    def _partition(self, producer: KafkaProducer, key: bytes) -> int:
+        """The default partitioner's choice (murmur2 of the key, as Java's), remembered
+        per topic: computing it in Python costs more than sending the record."""
+        partition = self._partitions.get(key)
+        if partition is None:
+            if self._partition_count is None:
+                self._partition_count = len(producer.partitions_for(self.kafka_topic))
+            partition = murmur2(key) % self._partition_count
+            if len(self._partitions) >= 100_000:
+                self._partitions.clear()
+            self._partitions[key] = partition
+        return partition
 
     def _reset_producer(self) -> None:
         """After a failed batch: a new producer (new idempotence epoch), paths from the store."""
@@ -231,6 +252,8 @@ class Relay:
                 log.debug("closing the producer: %s", exc)
             self._producer = None
         self.paths.forget()
+        self._partition_count = None
+        self._partitions.clear()
 
     def run(self, stop: threading.Event, poll: float = 1.0) -> None:
         """Publish until `stop` is set: the advisory lock first, then batch after batch.
