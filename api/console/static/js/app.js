@@ -70,8 +70,9 @@ async function route() {
         await render(ctx, ...match.slice(1));
       } catch (err) {
         if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return signInAgain(err);
-        clear(main, h('h1', {}, '出错了'), errorBox(explain(err instanceof ApiError ? err : new ApiError('ERROR', '', err.message))));
-        console.error(err);
+        const refusal = err instanceof ApiError;
+        clear(main, h('h1', {}, '出错了'), errorBox(explain(refusal ? err : new ApiError('ERROR', '', err.message))));
+        if (!refusal) console.error(err); // a bug in the page, not an answer of the platform
       }
       main.dataset.ready = path;
       return undefined;

@@ -37,7 +37,11 @@ const MAX_EVENTS = 1000; // a topic's history is tens of events; this bounds a r
 
 export async function renderTopic(ctx, id, consistentWith = null) {
   const { main } = ctx;
-  const [{ topic }, events] = await Promise.all([gql(TOPIC, { id, consistentWith }), timeline(id)]);
+  // both at once; a topic out of sight reads as null, and its timeline as NOT_FOUND
+  const [{ topic }, events] = await Promise.all([
+    gql(TOPIC, { id, consistentWith }),
+    timeline(id).catch((err) => (err.code === 'NOT_FOUND' ? [] : Promise.reject(err))),
+  ]);
   if (!topic) {
     clear(main, h('h1', {}, '议题不存在'),
       h('p', { class: 'empty' }, '找不到该议题，或它不在您的管辖和参与范围内。'),
@@ -224,7 +228,12 @@ function timelineSection(events, version) {
       h('span', { class: 'who' }, ` ${e.actor.unit.name} · ${label(ROLE, e.actor.role)} · ${e.actor.userId}`),
       e.version > version ? h('span', { class: 'muted' }, '（此时尚未发生）') : null),
     e.reason ? h('div', { class: 'why' }, `理由：${e.reason}`) : null,
-    summary(e) ? h('div', { class: 'data' }, summary(e)) : null))));
+    detail(e)))));
+}
+
+function detail(e) {
+  const text = summary(e);
+  return text && text !== e.reason ? h('div', { class: 'data' }, text) : null;
 }
 
 function summary(e) {
