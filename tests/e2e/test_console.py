@@ -333,3 +333,22 @@ def test_the_console_fits_a_phone_and_works_from_the_keyboard(demo: Demo, page: 
     assert focused[:2] == ["跳到主要内容", "五级联动协商"]
     assert outline != "none"
     expect(page.get_by_role("heading", level=1)).to_have_text("待办")
+
+
+def test_the_province_supervises_an_overdue_task_from_the_topic_page(
+    demo: Demo, page: Page
+) -> None:
+    sign_in(page, demo.link(PROVINCE, Role.STAFF))
+    page.goto(f"{demo.live.url}/#/topic/{demo.lamps}")
+    task = page.locator(".tasks tbody tr")
+    expect(task.locator(".badge.warn")).to_have_text("逾期")
+    actions = page.get_by_role("group", name="办理：畅家巷背街路灯不亮")
+    expect(actions.get_by_role("button")).to_have_text(["督办"])  # an ancestor, not the owner
+
+    actions.get_by_role("button", name="督办").click()
+    page.get_by_label("督办意见").fill("省政协督办：请尽快修复")
+    page.get_by_role("button", name="确认督办").click()
+
+    expect(page.locator("#status")).to_contain_text("已督办：畅家巷背街路灯不亮")
+    expect(task.locator("td").nth(5)).to_have_text("1 次")
+    expect(page.locator(".timeline li").last).to_contain_text("督办 甘肃省 · 工作人员")

@@ -8,6 +8,12 @@ import { renderTopic } from './topic.js';
 import { renderInbox } from './inbox.js';
 
 const main = document.getElementById('main');
+const echartsReady = new Promise((resolve, reject) => {
+  if (window.echarts?.init) resolve(window.echarts);
+  const tag = document.getElementById('echarts-script');
+  tag.addEventListener('load', () => resolve(window.echarts));
+  tag.addEventListener('error', () => reject(new Error('ECharts 加载失败')));
+});
 const charts = []; // ECharts instances of the current page, disposed on leaving it
 
 /** The page context every page gets: where to draw, its route, the viewer. */
@@ -17,8 +23,9 @@ function context(params, me) {
     params,
     me,
     go: (hash) => { window.location.hash = hash; },
-    chart(el) {
-      const chart = window.echarts.init(el, null, { renderer: 'canvas' });
+    async chart(el) {
+      const echarts = await echartsReady;
+      const chart = echarts.init(el, null, { renderer: 'canvas' });
       charts.push(chart);
       return chart;
     },

@@ -65,9 +65,9 @@ export async function renderCockpit(ctx, code) {
     monthTable(stats.months),
     childrenSection(stats, unit, rank, rankChart));
 
-  drawTrend(ctx.chart(trend), stats.months);
-  drawRates(ctx.chart(rateTrend), stats.months);
-  if (rankChart) drawRanking(ctx.chart(rankChart), stats);
+  drawTrend(await ctx.chart(trend), stats.months);
+  drawRates(await ctx.chart(rateTrend), stats.months);
+  if (rankChart) drawRanking(await ctx.chart(rankChart), stats);
   const ms = Math.round(performance.now() - started);
   main.dataset.cockpitMs = String(ms);
   performance.mark('cockpit-ready');
