@@ -1,12 +1,14 @@
 """The province's cockpit load time in the console, on the demo's data (DESIGN issue 8).
 
     python -m bench.console [--home bench/.data/console] [--runs 10] [--port 8765]
+                            [--screenshot docs/cockpit.png]
 
 Starts `linkage demo` on the store in `--home` (the first run imports Gansu and
 simulates its year of topics), follows the province's printed sign-in link in
 headless Chromium and reads, per run, from the page's own clock (navigation
-start = 0): DOMContentLoaded, the `cockpit-ready` mark (figures, tables and the
-three ECharts charts drawn) and the cockpit's own GraphQL + drawing time. A cold
+start = 0): DOMContentLoaded, the `cockpit-figures` mark (counts, rates and tables
+on the page), the `cockpit-ready` mark (the three ECharts charts drawn too) and the
+cockpit's own GraphQL + drawing time. A cold
 run uses a fresh browser profile (nothing cached); a warm run reloads the tab.
 Browser, server and PostgreSQL share the machine. Results: bench/results-console.json.
 """
@@ -34,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 READY = "main[data-cockpit-ms]"
 TIMING = """() => ({
   dom: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+  figures: performance.getEntriesByName('cockpit-figures').at(-1).startTime,
   ready: performance.getEntriesByName('cockpit-ready').at(-1).startTime,
   cockpit: Number(document.querySelector('main').dataset.cockpitMs),
 })"""
@@ -78,6 +81,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=HERE / ".data" / "console")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--screenshot", type=Path, help="save the cockpit as PNG here")
     args = parser.parse_args()
 
     demo, link = start_demo(args.home, args.port)
@@ -97,6 +101,8 @@ def main() -> None:
                     page = context.new_page()
                     cold.append(measure(page, link))
                     warm.append(measure(page, None))
+                    if args.screenshot:
+                        page.screenshot(path=str(args.screenshot), full_page=True)
                     context.close()
                 time.sleep(0.2)
     finally:
@@ -109,7 +115,7 @@ def main() -> None:
                 "median_ms": round(statistics.median(r[key] for r in runs), 1),
                 "max_ms": round(max(r[key] for r in runs), 1),
             }
-            for key in ("dom", "ready", "cockpit")
+            for key in ("dom", "figures", "ready", "cockpit")
         }
 
     results = {

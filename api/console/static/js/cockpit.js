@@ -65,6 +65,7 @@ export async function renderCockpit(ctx, code) {
     monthTable(stats.months),
     childrenSection(stats, unit, rank, rankChart));
 
+  performance.mark('cockpit-figures'); // counts, rates and tables are on the page
   drawTrend(await ctx.chart(trend), stats.months);
   drawRates(await ctx.chart(rateTrend), stats.months);
   if (rankChart) drawRanking(await ctx.chart(rankChart), stats);
