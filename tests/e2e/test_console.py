@@ -196,6 +196,7 @@ def test_the_province_drills_down_to_a_village_and_back_up(demo: Demo, page: Pag
 def test_cross_level_topics_show_their_route_and_filter(demo: Demo, page: Page) -> None:
     sign_in(page, demo.link(PROVINCE, Role.STAFF))
     page.get_by_role("link", name="跨层级议题").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("跨层级议题 · 甘肃省")
     water = page.locator(f"[data-topic='{demo.water}']")
     expect(water.locator(".route li")).to_have_count(3)
     hops = ["畅家巷社区居委会", "酒泉路街道", "城关区"]
@@ -352,3 +353,16 @@ def test_the_province_supervises_an_overdue_task_from_the_topic_page(
     expect(page.locator("#status")).to_contain_text("已督办：畅家巷背街路灯不亮")
     expect(task.locator("td").nth(5)).to_have_text("1 次")
     expect(page.locator(".timeline li").last).to_contain_text("督办 甘肃省 · 工作人员")
+
+
+def test_an_auditor_reads_everything_but_is_offered_no_forms(demo: Demo, page: Page) -> None:
+    sign_in(page, demo.link(PROVINCE, Role.AUDITOR))
+    expect(page.locator(".viewer-roles")).to_have_text("督查审计")
+    page.get_by_role("link", name="待办").click()
+    expect(page.locator(".inbox-item[data-reason=TRANSFER_PENDING]")).to_have_count(1)
+    expect(page.locator(".action-bar")).to_have_count(0)
+
+    page.goto(f"{demo.live.url}/#/topic/{demo.lamps}")
+    expect(page.locator(".timeline li").first).to_contain_text("提交议题")
+    expect(page.locator(".tasks .badge.warn")).to_have_text("逾期")  # staff would get 督办 here
+    expect(page.locator(".action-bar")).to_have_count(0)

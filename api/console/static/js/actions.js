@@ -65,7 +65,7 @@ export function actionsForItem(item) {
 
 /** What the viewer's unit may try on a topic it opened (the domain has the last word). */
 export function actionsForTopic(topic, me) {
-  if (TERMINAL.has(topic.stage)) return [];
+  if (TERMINAL.has(topic.stage) || me.roles.every((r) => r === 'AUDITOR')) return [];
   const mine = me.unit.code;
   const pending = topic.pendingTransfer;
   if (pending && pending.toUnit.code === mine) return ['accept', 'return'];

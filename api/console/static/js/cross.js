@@ -6,7 +6,8 @@ import { badge, clear, fmt, h, label, routeList, SOURCE, STAGE } from './ui.js';
 const ROW = `topicId title category source stage overdue updatedAt
   owner { code name } route { unit { code name level } via days }`;
 
-const FILTERED = `query Cross($filter: TopicFilter!, $after: String) {
+const FILTERED = `query Cross($filter: TopicFilter!, $after: String, $unit: String!) {
+  unit(code: $unit) { name }
   topics(filter: $filter, first: 50, after: $after) {
     totalCount pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
   }
@@ -14,7 +15,8 @@ const FILTERED = `query Cross($filter: TopicFilter!, $after: String) {
 
 // `stuckDays` lives on crossLevelTopics only: with it, the other filters apply to its
 // pages here in the page (the API's own filters are on `topics`).
-const STUCK = `query Stuck($unit: String, $stuckDays: Int!, $after: String) {
+const STUCK = `query Stuck($unit: String!, $stuckDays: Int!, $after: String) {
+  unit(code: $unit) { name }
   crossLevelTopics(unit: $unit, stuckDays: $stuckDays, first: 100, after: $after) {
     totalCount pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
   }
@@ -32,18 +34,20 @@ export async function renderCross(ctx) {
     overdue: params.get('overdue') === '1',
     stuck: params.get('stuck') || '',
   };
+  const heading = h('h1', {}, '跨层级议题');
   const list = h('div', { class: 'cross-list' });
   const total = h('p', { class: 'total', 'aria-live': 'polite' });
   const more = h('div', { class: 'more' });
   clear(main,
-    h('h1', {}, '跨层级议题'),
+    heading,
     h('p', { class: 'hint' }, '在各级之间上交、下放或提级办理过的议题，显示流转路线和在每一级停留的天数。'),
     filterForm(ctx, unit, chosen),
     total, list, more);
 
   let shown = 0;
   const load = async (after) => {
-    const { connection, rows } = await fetchPage(unit, chosen, after);
+    const { connection, rows, name } = await fetchPage(unit, chosen, after);
+    clear(heading, `跨层级议题 · ${name}`);
     shown += rows.length;
     if (!after) clear(list);
     list.append(...rows.map(row));
@@ -62,19 +66,21 @@ async function fetchPage(unit, chosen, after) {
   if (chosen.stuck) {
     const data = await gql(STUCK, { unit, stuckDays: Number(chosen.stuck), after });
     const connection = data.crossLevelTopics;
+    const name = data.unit?.name ?? unit;
     const rows = connection.edges.map((e) => e.node).filter((t) => (!chosen.stage || t.stage === chosen.stage)
       && (!chosen.category || t.category.includes(chosen.category))
       && (!chosen.source || t.source === chosen.source)
       && (!chosen.overdue || t.overdue));
-    return { connection, rows };
+    return { connection, rows, name };
   }
   const filter = { unit, crossLevel: true };
   if (chosen.stage) filter.stage = [chosen.stage];
   if (chosen.category) filter.category = chosen.category;
   if (chosen.source) filter.source = chosen.source;
   if (chosen.overdue) filter.overdue = true;
-  const connection = (await gql(FILTERED, { filter, after })).topics;
-  return { connection, rows: connection.edges.map((e) => e.node) };
+  const data = await gql(FILTERED, { filter, after, unit });
+  const connection = data.topics;
+  return { connection, rows: connection.edges.map((e) => e.node), name: data.unit?.name ?? unit };
 }
 
 function filterForm(ctx, unit, chosen) {

@@ -29,7 +29,8 @@ export async function renderInbox(ctx, consistentWith = null) {
   };
   const load = async (after) => {
     const { inbox } = await gql(INBOX, { after, consistentWith });
-    list.append(...inbox.edges.map((e) => item(e.node, onDone)));
+    const readOnly = me.roles.every((r) => r === 'AUDITOR'); // auditors read, never act
+    list.append(...inbox.edges.map((e) => item(e.node, readOnly ? null : onDone)));
     clear(total, `${me.unit.name}共有 ${inbox.totalCount} 项待办，逾期的排在前面。`);
     if (!inbox.totalCount) list.replaceWith(h('p', { class: 'empty' }, '没有待办事项。'));
     clear(more, inbox.pageInfo.hasNextPage
@@ -56,5 +57,5 @@ function item(node, onDone) {
     pending ? h('p', { class: 'transfer' },
       `${pending.fromUnit.name} ${label(TRANSFER, pending.kind)}至 ${pending.toUnit.name}：${pending.reason}`) : null,
     task ? h('p', { class: 'task' }, `任务：${task.requirement}（${task.handler}）`) : null,
-    actionBar(actionsForItem(node), { topic, taskId: node.taskId, onDone }));
+    onDone ? actionBar(actionsForItem(node), { topic, taskId: node.taskId, onDone }) : null);
 }
