@@ -18,7 +18,7 @@ from domain.topic import Role
 from infra.demo import TOWNSHIP_STAFF, VILLAGE_STAFF, run_scenario
 from infra.demo_levels import run_level_scenarios
 from tests.e2e.conftest import Live
-from tests.utils.browser import ARTIFACTS, PHONE, chromium, screenshot_path
+from tests.utils.browser import ARTIFACTS, DESKTOP, PHONE, chromium, screenshot_path
 from tests.utils.factories import (
     COUNTY,
     FULL_PANEL,
@@ -310,14 +310,17 @@ def test_a_sibling_village_sees_none_of_it(demo: Demo, page: Page) -> None:
     expect(page.get_by_role("alert")).to_contain_text("找不到该单位，或不在您的管辖范围内。")
 
 
-def test_the_console_fits_a_phone_and_works_from_the_keyboard(demo: Demo, page: Page) -> None:
-    page.set_viewport_size(PHONE)
+def test_the_console_fits_a_laptop_and_a_phone_and_works_from_the_keyboard(
+    demo: Demo, page: Page
+) -> None:
     sign_in(page, demo.link(PROVINCE, Role.STAFF))
-    for hash_ in ("#/cockpit/62", "#/cross", f"#/topic/{demo.water}", "#/inbox"):
-        page.goto(f"{demo.live.url}/{hash_}")
-        page.wait_for_selector("main[data-ready]")
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{hash_} scrolls sideways by {overflow}px at phone width"
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        for hash_ in ("#/cockpit/62", "#/cross", f"#/topic/{demo.water}", "#/inbox"):
+            page.goto(f"{demo.live.url}/{hash_}")
+            page.wait_for_selector("main[data-ready]")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{hash_} scrolls sideways by {overflow}px at {size}"
     page.goto(f"{demo.live.url}/#/cockpit/62")
     page.wait_for_selector("main[data-ready]")
     page.screenshot(path=screenshot_path("cockpit-phone"), full_page=True)

@@ -124,6 +124,7 @@ function actionForm(name, { topic, taskId, onDone, close }) {
     action.fields.map((field) => fieldFor(field, `${id}-${field.name}`, topic, taskId)),
     message,
     h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: close }, '取消')));
+  form.addEventListener('keydown', (event) => { if (event.key === 'Escape') close(); });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const input = { topicId: topic.topicId };
