@@ -54,6 +54,7 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     _install_error_handlers(app)
 
+    from api.console import mount_console
     from api.graphql.router import graphql_router
     from api.ops import router as ops_router
     from api.rest import router as rest_router
@@ -61,6 +62,7 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
     app.include_router(graphql_router(), prefix="/graphql")
     app.include_router(rest_router, prefix="/api/v1")
     app.include_router(ops_router)
+    mount_console(app)  # last: the console's `/` must not shadow the routes above
     return app
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from domain.errors import LinkageError
 from domain.topic import Topic
@@ -25,6 +26,9 @@ from infra.divisions import DivisionsFileError
 from infra.settings import Settings, SettingsError
 from infra.stream import StreamError
 from projections.runner import UnknownProjectionError
+
+if TYPE_CHECKING:
+    from api.auth import TokenService
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -118,12 +122,26 @@ def _serve_demo(runtime: Runtime, host: str, port: int) -> None:
     with stop_on_sigterm(), running(runtime, host, port) as server:
         print_welcome(server.url, server.state.tokens, runtime.units)
         print()
+        _print_console_links(server.url, server.state.tokens)
+        print()
         print("Ctrl-C stops the demo.", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("linkage: stopping the demo", file=sys.stderr)
+
+
+def _print_console_links(url: str, tokens: TokenService) -> None:
+    """One sign-in link per demo level: the token rides in the URL fragment, which the
+    browser keeps to itself (never in a request line, so never in a server log)."""
+    from api.console import sign_in_link
+    from infra.demo import LOGINS, TOKEN_TTL
+
+    print(f"Console (控制台) {url}/  — open a link to sign in as that level:")
+    for login in LOGINS:
+        token = tokens.issue(login.unit, list(login.roles), login.user_id, TOKEN_TTL)
+        print(f"  {login.level:<9} {sign_in_link(url, token)}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -660,6 +660,10 @@ class MonthStats:
     satisfaction_rate: float | None
     response_rate: float | None
     resolution_rate: float | None
+    on_time_sign_rate: float | None = strawberry.field(description="及时签收率")
+    on_time_completion_rate: float | None = strawberry.field(description="按时办结率")
+    return_rate: float | None = strawberry.field(description="退单率")
+    redo_rate: float | None = strawberry.field(description="重办率")
 
 
 @strawberry.type
@@ -765,6 +769,10 @@ class Stats:
                 satisfaction_rate=m.rates.satisfaction_rate,
                 response_rate=m.rates.response_rate,
                 resolution_rate=m.rates.resolution_rate,
+                on_time_sign_rate=m.rates.on_time_sign_rate,
+                on_time_completion_rate=m.rates.on_time_completion_rate,
+                return_rate=m.rates.return_rate,
+                redo_rate=m.rates.redo_rate,
             )
             for m in self.row.months
         ]

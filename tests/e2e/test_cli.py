@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -380,6 +381,9 @@ def test_demo_serves_the_api_and_prints_tokens_for_every_level(
         tokens = _printed_tokens(printed)
         query = printed.split("then run:\n")[1].splitlines()[0].strip()
         health = httpx.get(url + "/healthz", timeout=10)
+        links = dict(re.findall(r"^  (\w+) +(http://\S+/#token=\S+)$", printed, re.MULTILINE))
+        console = httpx.get(links["township"].split("#")[0], timeout=10)
+        linked = _graphql(url, links["township"].split("#token=")[1], "{ me { unit { code } } }")
         sample = _graphql(url, tokens["province"], query)
         inboxes = {
             level: _graphql(url, token, INBOX)["inbox"]
@@ -395,6 +399,9 @@ def test_demo_serves_the_api_and_prints_tokens_for_every_level(
     assert "畅家巷社区居委会(620102001001) staff" in printed
     assert "甘肃省(62) auditor" in printed
     assert sample["me"] == {"unit": {"name": "甘肃省"}}
+    assert set(links) == set(tokens)  # a console sign-in link per level
+    assert "五级联动协商" in console.text
+    assert linked["me"] == {"unit": {"code": "620102001"}}
     assert sample["stats"]["total"] == 26  # 20 simulated, the water scenario, 5 left open
     assert sample["inbox"]["totalCount"] >= 2
     reasons = {level: {e["node"]["reason"] for e in i["edges"]} for level, i in inboxes.items()}

@@ -1,0 +1,124 @@
+// The console's shell: hash routes, the navigation, the viewer, sign-in links.
+import { ApiError, explain, session, viewer } from './api.js';
+import { announce, clear, errorBox, h, label, ROLE } from './ui.js';
+import { renderSignIn } from './signin.js';
+import { renderCockpit } from './cockpit.js';
+import { renderCross } from './cross.js';
+import { renderTopic } from './topic.js';
+import { renderInbox } from './inbox.js';
+
+const main = document.getElementById('main');
+const echartsReady = new Promise((resolve, reject) => {
+  if (window.echarts?.init) resolve(window.echarts);
+  const tag = document.getElementById('echarts-script');
+  tag.addEventListener('load', () => resolve(window.echarts));
+  tag.addEventListener('error', () => reject(new Error('ECharts 加载失败')));
+});
+const charts = []; // ECharts instances of the current page, disposed on leaving it
+
+/** The page context every page gets: where to draw, its route, the viewer. */
+function context(params, me) {
+  return {
+    main,
+    params,
+    me,
+    go: (hash) => { window.location.hash = hash; },
+    async chart(el) {
+      const echarts = await echartsReady;
+      const chart = echarts.init(el, null, { renderer: 'canvas' });
+      charts.push(chart);
+      return chart;
+    },
+  };
+}
+
+const ROUTES = [
+  [/^\/?$/, (ctx) => ctx.go(`#/cockpit/${ctx.me.unit.code}`)],
+  [/^\/cockpit\/?$/, (ctx) => ctx.go(`#/cockpit/${ctx.me.unit.code}`)],
+  [/^\/cockpit\/(\d+)$/, (ctx, code) => renderCockpit(ctx, code)],
+  [/^\/cross$/, (ctx) => renderCross(ctx)],
+  [/^\/topic\/([0-9a-fA-F-]{36})$/, (ctx, id) => renderTopic(ctx, id)],
+  [/^\/inbox$/, (ctx) => renderInbox(ctx)],
+];
+
+function parseHash() {
+  const raw = window.location.hash.replace(/^#/, '');
+  const [path, query = ''] = raw.split('?');
+  return { path, params: new URLSearchParams(query) };
+}
+
+async function route() {
+  for (const chart of charts.splice(0)) chart.dispose();
+  announce('');
+  delete main.dataset.ready;
+  const { path, params } = parseHash();
+  if (path.startsWith('token=')) {
+    // a sign-in link: keep the token for this tab, then drop it from the address bar
+    session.signIn(decodeURIComponent(path.slice('token='.length)));
+    window.history.replaceState(null, '', `${window.location.pathname}#/`);
+    return route();
+  }
+  if (path === '/signin' || !session.token) {
+    renderNav(null);
+    return renderSignIn({ main, params, onSignedIn: () => { window.location.hash = '#/'; } });
+  }
+  let me;
+  try {
+    me = await viewer();
+  } catch (err) {
+    return signInAgain(err);
+  }
+  renderNav(me, path);
+  const ctx = context(params, me);
+  for (const [pattern, render] of ROUTES) {
+    const match = path.match(pattern);
+    if (match) {
+      try {
+        await render(ctx, ...match.slice(1));
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return signInAgain(err);
+        const refusal = err instanceof ApiError;
+        clear(main, h('h1', {}, '出错了'), errorBox(explain(refusal ? err : new ApiError('ERROR', '', err.message))));
+        if (!refusal) console.error(err); // a bug in the page, not an answer of the platform
+      }
+      main.dataset.ready = path;
+      return undefined;
+    }
+  }
+  clear(main, h('h1', {}, '页面不存在'), h('p', {}, h('a', { href: '#/' }, '回到驾驶舱')));
+  return undefined;
+}
+
+function signInAgain(err) {
+  session.signOut();
+  renderNav(null);
+  renderSignIn({ main, params: new URLSearchParams(), error: err, onSignedIn: () => { window.location.hash = '#/'; } });
+}
+
+function renderNav(me, path = '') {
+  const nav = document.getElementById('nav');
+  const who = document.getElementById('viewer');
+  if (!me) {
+    clear(nav);
+    clear(who);
+    return;
+  }
+  const link = (hash, text, active) => h('a', { href: hash, 'aria-current': active ? 'page' : null }, text);
+  clear(nav,
+    link(`#/cockpit/${me.unit.code}`, '驾驶舱', path.startsWith('/cockpit')),
+    link('#/cross', '跨层级议题', path.startsWith('/cross')),
+    link('#/inbox', '待办', path.startsWith('/inbox')));
+  clear(who,
+    h('span', { class: 'viewer-unit', 'data-testid': 'viewer-unit' }, me.unit.name),
+    h('span', { class: 'viewer-roles' }, me.roles.map((r) => label(ROLE, r)).join('、')),
+    h('button', {
+      type: 'button',
+      class: 'link',
+      onclick: () => { session.signOut(); window.location.hash = '#/signin'; },
+    }, '退出'));
+}
+
+document.getElementById('skip').addEventListener('click', () => main.focus());
+window.addEventListener('hashchange', route);
+window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
+route();
