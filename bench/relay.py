@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -99,6 +100,7 @@ def relay_throughput(home: Path, broker: Broker, events: int) -> dict[str, Any]:
         "events": relay.published,
         "seconds": round(elapsed, 1),
         "events_per_s": round(relay.published / elapsed),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "partitions": 6,
         "target": ">= 20000 events/s",
     }
