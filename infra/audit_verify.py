@@ -11,7 +11,9 @@ PostgreSQL's scan and SHA-256, not by Python. The head anchor is checked last.
 
 from __future__ import annotations
 
+import argparse
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from domain.errors import LinkageError
 from infra.chain import EVENTS_TABLE, GENESIS_HASH, ChainNames, content_hash_sql
 
 BATCH = 50_000  # positions per range
@@ -60,6 +63,7 @@ class BadRow:
 @dataclass(slots=True)
 class VerifyReport:
     start: int
+    end: int = 0
     events: int = 0
     streams: int = 0  # aggregates whose first event lies in the checked range
     links: int = 0
@@ -78,7 +82,11 @@ class VerifyReport:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        span = "the whole store" if self.start <= 1 else f"positions {self.start:,}–"
+        span = (
+            "the whole store"
+            if self.start <= 1
+            else f"positions {self.start:,} to {max(self.end, self.start):,}"
+        )
         return (
             f"{self.events:,} events of {self.streams:,} topics and hierarchy records "
             f"({span}); head position {self.head_position:,}, "
@@ -97,8 +105,11 @@ class _Carry:
     version: int | None = None
 
 
-class ChainMissingError(Exception):
-    """The store has no hash chain tables (never opened by this version of Linkage)."""
+class ChainMissingError(LinkageError):
+    """The store has no hash chain tables (dropped, or never opened by this version)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("CHAIN_MISSING", message)
 
 
 def verify_chain(
@@ -129,7 +140,7 @@ def verify_chain(
             head = leader.execute(
                 sql.SQL("SELECT * FROM {} WHERE id = 1").format(names.head)
             ).fetchone()
-            end = _end(leader, names, head)
+            end = report.end = _end(leader, names, head)
             if total:
                 total(max(end - report.start + 1, 0))
             head_position = int(head["position"]) if head else end
@@ -479,3 +490,37 @@ def _check_head(
                 f"{head['count']:,}",
             )
         )
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """`linkage audit verify [--from POSITION]`: exit 0 when intact, 1 naming each bad row."""
+    from tqdm import tqdm
+
+    from infra.bootstrap import bootstrap
+
+    # opening the store installs the chain, and chains a store written before it once
+    with bootstrap(pool_size=1) as runtime:
+        conninfo = runtime.database.conninfo
+        with tqdm(desc="verifying the hash chain", unit=" positions", unit_scale=True) as bar:
+
+            def set_total(n: int) -> None:
+                bar.reset(total=n)
+
+            report = verify_chain(
+                conninfo,
+                start=args.start,
+                workers=args.workers,
+                progress=bar.update,
+                total=set_total,
+            )
+    if report.intact:
+        print(f"linkage audit verify: hash chain intact — {report.summary()}")
+        return 0
+    for bad in report.bad:
+        print(bad.describe())
+    print(
+        f"linkage: error: CHAIN_BROKEN: {len(report.bad)} bad row(s) in the hash chain — "
+        f"{report.summary()}",
+        file=sys.stderr,
+    )
+    return 1
