@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +29,7 @@ from psycopg.rows import dict_row
 from domain.errors import LinkageError
 from infra.chain import EVENTS_TABLE, GENESIS_HASH, ChainNames, content_hash_sql
 
-BATCH = 50_000  # positions per range
+BATCH = 20_000  # positions per range
 WORKERS = 2  # connections checking ranges side by side
 
 CONTENT_ALTERED = "content altered"
@@ -39,6 +39,7 @@ OUT_OF_ORDER = "out of order"
 LINK_BROKEN = "chain link broken"
 NEWEST_REMOVED = "newest rows removed"
 HEAD_BROKEN = "head anchor broken"
+ANCHOR_MISMATCH = "rewritten before an anchor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +121,15 @@ def verify_chain(
     workers: int = WORKERS,
     progress: Callable[[int], object] | None = None,
     total: Callable[[int], object] | None = None,
+    anchors: Sequence[tuple[int, bytes]] = (),
     schema: str = "public",
     events_table: str = EVENTS_TABLE,
 ) -> VerifyReport:
     """Check the chain from position `start` (the link into it is trusted) to the head.
 
-    The ranges are checked by `workers` connections sharing one snapshot.
+    The ranges are checked by `workers` connections sharing one snapshot. `anchors`
+    are (position, hash) pairs an auditor kept from an earlier run: the chain must
+    still pass through them, which a rewrite of the whole chain up to there cannot.
     """
     names = ChainNames(schema, events_table)
     report = VerifyReport(start=max(start, 1))
@@ -153,6 +157,7 @@ def verify_chain(
                 report.links += links
                 report.bad.extend(bad)
             _check_head(head, _carry_before(leader, names, end + 1), report)
+            report.bad.extend(_check_anchors(leader, names, anchors))
     report.bad.sort(key=lambda b: b.position)
     report.seconds = time.perf_counter() - began
     return report
@@ -439,6 +444,55 @@ def _inserted_between(
     ]
 
 
+def _check_anchors(
+    conn: psycopg.Connection[Any], names: ChainNames, anchors: Sequence[tuple[int, bytes]]
+) -> list[BadRow]:
+    bad = []
+    for position, expected in anchors:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT hash, originator_id, originator_version FROM {} WHERE position = %s"
+            ).format(names.chain),
+            (position,),
+        ).fetchone()
+        if row is None:
+            bad.append(
+                BadRow(
+                    position,
+                    None,
+                    None,
+                    ANCHOR_MISMATCH,
+                    f"the anchor {position}:{expected.hex()} names a chain entry that is gone",
+                )
+            )
+        elif row["hash"] != expected:
+            bad.append(
+                BadRow(
+                    position,
+                    row["originator_id"],
+                    row["originator_version"],
+                    ANCHOR_MISMATCH,
+                    f"the chain entry's hash is {row['hash'].hex()}, the anchor recorded "
+                    f"{expected.hex()}: the chain up to here was recomputed",
+                )
+            )
+    return bad
+
+
+def parse_anchor(text: str) -> tuple[int, bytes]:
+    """`POSITION:HASH` as `verify` prints it (the hash as 64 hex digits)."""
+    position, _, digits = text.partition(":")
+    try:
+        value = (int(position), bytes.fromhex(digits))
+    except ValueError:
+        value = (0, b"")
+    if value[0] < 1 or len(value[1]) != 32:
+        raise ValueError(
+            f"an anchor is POSITION:HASH, a position ≥ 1 and 64 hex digits, not {text!r}"
+        )
+    return value
+
+
 def _check_head(
     head: dict[str, Any] | None,
     last: _Carry,
@@ -508,6 +562,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
             report = verify_chain(
                 conninfo,
+                anchors=args.anchors,
                 start=args.start,
                 workers=args.workers,
                 progress=bar.update,
@@ -515,6 +570,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             )
     if report.intact:
         print(f"linkage audit verify: hash chain intact — {report.summary()}")
+        print(
+            "keep this anchor to prove later that nothing up to here was rewritten: "
+            f"--anchor {report.head_position}:{report.head_hash.hex()}"
+        )
         return 0
     for bad in report.bad:
         print(bad.describe())

@@ -481,7 +481,13 @@ def add_audit_parsers(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """`linkage audit …`: the group, and `verify` (the hash chain, `infra.audit_verify`)."""
-    from infra.audit_verify import WORKERS, cmd_audit_verify
+    from infra.audit_verify import WORKERS, cmd_audit_verify, parse_anchor
+
+    def anchor(text: str) -> tuple[int, bytes]:
+        try:
+            return parse_anchor(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     audit = sub.add_parser("audit", help="auditors: integrity of the store, decision history")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -495,6 +501,15 @@ def add_audit_parsers(
         default=1,
         metavar="POSITION",
         help="start at this position, trusting the chain before it (default: the first)",
+    )
+    verify.add_argument(
+        "--anchor",
+        dest="anchors",
+        type=anchor,
+        action="append",
+        default=[],
+        metavar="POSITION:HASH",
+        help="a head printed by an earlier verify: the chain must still pass through it",
     )
     verify.add_argument(
         "--workers",

@@ -37,6 +37,9 @@ def test_an_intact_store_exits_0_with_a_summary(small_runtime: Runtime, tmp_path
     assert done.stdout.startswith("linkage audit verify: hash chain intact — ")
     assert f"{events} events of 4 topics and hierarchy records (the whole store)" in done.stdout
     assert "events/s" in done.stdout
+    anchor = done.stdout.split("--anchor ")[1].strip()
+    again = _verify(small_runtime, tmp_path, "--anchor", anchor)
+    assert again.returncode == 0, again.stdout
     assert "verifying the hash chain" in done.stderr  # the progress bar
     assert "Traceback" not in done.stderr
 
@@ -89,3 +92,9 @@ def test_verify_from_a_position_and_refuses_a_position_below_1(
     refused = _verify(small_runtime, tmp_path, "--from", "0")
     assert refused.returncode == 2
     assert "argument --from: must be a positive whole number, not 0" in refused.stderr
+    bad_anchor = _verify(small_runtime, tmp_path, "--anchor", "12:abc")
+    assert bad_anchor.returncode == 2
+    assert (
+        "argument --anchor: an anchor is POSITION:HASH, a position ≥ 1 and 64 hex digits, "
+        "not '12:abc'" in bad_anchor.stderr
+    )

@@ -11,6 +11,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from infra.audit_verify import (
+    ANCHOR_MISMATCH,
     CONTENT_ALTERED,
     LINK_BROKEN,
     NEWEST_REMOVED,
@@ -319,3 +320,24 @@ def test_bad_rows_name_an_unknown_topic_plainly() -> None:
         "position 17: topic (unknown: no trace left) version ?: row missing — "
         "removed with its chain entry"
     )
+
+
+def test_a_chain_recomputed_after_tampering_fails_against_an_anchor_kept_earlier(
+    small_runtime: Runtime, store: list[uuid.UUID], conn: psycopg.Connection[Any]
+) -> None:
+    kept = verify(small_runtime)
+    anchor = (kept.head_position, kept.head_hash)
+    target = rows(conn, store[0])[0]
+    conn.execute(
+        f"UPDATE {EVENTS} SET state = state || '\\x00'::bytea WHERE notification_id = %s",
+        (target.position,),
+    )
+    # who can write the tables can recompute the whole chain: drop it, let it be rebuilt
+    conn.execute(f"DROP TABLE {CHAIN}, {HEAD}")
+    with build_runtime(small_runtime.database, small_runtime.settings) as reopened:
+        assert verify(reopened).intact
+
+        report = verify(reopened, anchors=[anchor])
+
+    assert problems(report) == [(anchor[0], store[2], 4, ANCHOR_MISMATCH)]
+    assert f"the anchor recorded {anchor[1].hex()}" in report.bad[0].detail
