@@ -47,8 +47,7 @@ SCRATCH_DB = "linkage_bench_chain_write"
 def run(quick: bool, events: int | None = None, home: str = "bench/.data") -> dict[str, Any]:
     """Measure and return the figures (a smaller store and fewer rounds when `quick`)."""
     target = events or (30_000 if quick else 200_000)
-    os.environ.setdefault("LINKAGE_HOME", home)
-    settings = Settings.from_env()
+    settings = Settings.from_env({"LINKAGE_HOME": home, **os.environ})
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, {_memory()}",
         "load_average_at_start": os.getloadavg()[0],
@@ -69,7 +68,7 @@ def run(quick: bool, events: int | None = None, home: str = "bench/.data") -> di
                 round(statistics.median(rates))
             )
             results["verify_events"] = report.events
-        results.update(_write_cost(runtime.database, quick, _median_state(runtime)))
+        results.update(_write_cost(runtime.database, settings, quick, _median_state(runtime)))
     results["load_average_at_end"] = os.getloadavg()[0]
     return results
 
@@ -96,13 +95,18 @@ def _median_state(runtime: Runtime) -> int:
     return int(row[0]) if row and row[0] else 300
 
 
-def _write_cost(database: Database, quick: bool, state_size: int) -> dict[str, Any]:
+def _write_cost(
+    database: Database, settings: Settings, quick: bool, state_size: int
+) -> dict[str, Any]:
     """Insert rate through the recorder with the chain trigger on and off, alternately."""
     create_database(database.conninfo, SCRATCH_DB)
     scratch = Database(make_conninfo(database.conninfo, dbname=SCRATCH_DB))
     rates: dict[str, list[float]] = {}
     try:
-        with build_runtime(scratch, pool_size=2) as runtime, scratch.connect() as conn:
+        with (
+            build_runtime(scratch, settings, pool_size=2) as runtime,
+            scratch.connect() as conn,
+        ):
             recorder = runtime.app.recorder
             for _ in range(1 if quick else 3):
                 for chained in (False, True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -35,7 +36,7 @@ from tests.utils.chain import (
     recompute_chain,
     rows,
 )
-from tests.utils.factories import VILLAGE, later, staff
+from tests.utils.factories import VILLAGE, later, staff, submission
 
 
 @pytest.fixture
@@ -341,3 +342,42 @@ def test_a_chain_recomputed_after_tampering_fails_against_an_anchor_kept_earlier
 
     assert problems(report) == [(anchor[0], store[2], 4, ANCHOR_MISMATCH)]
     assert f"the anchor recorded {anchor[1].hex()}" in report.bad[0].detail
+
+
+def test_events_written_with_copy_under_the_table_lock_are_chained(
+    small_runtime: Runtime, store: list[uuid.UUID], conn: psycopg.Connection[Any]
+) -> None:
+    like = rows(conn)[-1]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(f"LOCK TABLE {EVENTS} IN EXCLUSIVE MODE")
+        with cur.copy(
+            f"COPY {EVENTS} (originator_id, originator_version, topic, state) FROM STDIN"
+        ) as copy:
+            for _ in range(3):
+                copy.write_row((uuid.uuid4(), 1, like.topic, like.state))
+
+    report = verify(small_runtime)
+
+    assert report.intact, [b.describe() for b in report.bad]
+    assert report.head_count == len(rows(conn)) == report.events
+    assert recompute_chain(conn) == (report.head_position, report.head_hash)
+
+
+def test_concurrent_writers_leave_one_intact_chain(
+    small_runtime: Runtime, store: list[uuid.UUID]
+) -> None:
+    app = small_runtime.app
+
+    def write(n: int) -> None:
+        for i in range(5):
+            topic = app.submit_topic(
+                staff(VILLAGE), **submission(VILLAGE, title=f"并发议题 {n}-{i}"), at=later(10)
+            )
+            app.add_comment(staff(VILLAGE), topic.topic_id, text="收到", at=later(11))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(write, range(6)))
+
+    report = verify(small_runtime)
+    assert report.intact, [b.describe() for b in report.bad]
+    assert report.streams == 1 + len(store) + 30
