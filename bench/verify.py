@@ -120,7 +120,7 @@ def _write_cost(
                             "UPDATE linkage_events_chain_head SET position = 0,"
                             " hash = decode(repeat('00', 32), 'hex'), count = 0"
                         )
-                    for per_tx, total in ((1, 500 if quick else 2_000), (500, 20_000)):
+                    for per_tx, total in ((1, 300 if quick else 1_000), (500, 20_000)):
                         kind = "chained" if chained else "unchained"
                         key = f"insert_{per_tx}_per_transaction_{kind}"
                         rates.setdefault(key, []).append(
