@@ -481,7 +481,8 @@ def add_audit_parsers(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """`linkage audit …`: the group, and `verify` (the hash chain, `infra.audit_verify`)."""
-    from infra.audit_verify import WORKERS, cmd_audit_verify, parse_anchor
+    from infra.audit_verify import WORKERS, cmd_audit_verify
+    from infra.chain_findings import parse_anchor
 
     def anchor(text: str) -> tuple[int, bytes]:
         try:

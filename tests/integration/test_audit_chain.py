@@ -11,7 +11,10 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from infra.audit_verify import (
+from infra.audit_verify import VerifyReport, verify_chain
+from infra.bootstrap import Runtime, build_runtime
+from infra.chain import content_hash, link_hash
+from infra.chain_findings import (
     ANCHOR_MISMATCH,
     CONTENT_ALTERED,
     LINK_BROKEN,
@@ -20,11 +23,7 @@ from infra.audit_verify import (
     ROW_INSERTED,
     ROW_MISSING,
     BadRow,
-    VerifyReport,
-    verify_chain,
 )
-from infra.bootstrap import Runtime, build_runtime
-from infra.chain import content_hash, link_hash
 from infra.recorder import PIPELINE_LIMIT
 from tests.utils.chain import (
     CHAIN,
