@@ -113,7 +113,7 @@ def diagnose(
                 f"removed with its chain entry: position {position} (topic {topic} "
                 f"version {version}) links back to it, but the chain before it ends at "
                 f"{before}"
-                + ("" if prev == before else f" (rows after {before} up to {prev} are gone)"),
+                + ("" if prev == before + 1 else f" (rows after {before} up to {prev} are gone)"),
             )
         )
     elif prev < before:

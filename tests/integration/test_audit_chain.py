@@ -380,3 +380,22 @@ def test_concurrent_writers_leave_one_intact_chain(
     report = verify(small_runtime)
     assert report.intact, [b.describe() for b in report.bad]
     assert report.streams == 1 + len(store) + 30
+
+
+def test_consecutive_events_deleted_with_their_chain_entries_are_named_as_a_span(
+    small_runtime: Runtime, store: list[uuid.UUID], conn: psycopg.Connection[Any]
+) -> None:
+    every = rows(conn)
+    first, second, after = every[-5], every[-4], every[-3]
+    for row in (first, second):
+        conn.execute(f"DELETE FROM {EVENTS} WHERE notification_id = %s", (row.position,))
+        conn.execute(f"DELETE FROM {CHAIN} WHERE position = %s", (row.position,))
+
+    report = verify(small_runtime)
+
+    assert problems(report) == [(second.position, None, None, ROW_MISSING)]
+    assert report.bad[0].detail.endswith(
+        f"position {after.position} (topic {after.topic_id} version {after.version}) links "
+        f"back to it, but the chain before it ends at {every[-6].position} "
+        f"(rows after {every[-6].position} up to {second.position} are gone)"
+    )
