@@ -6,6 +6,8 @@ in `Pipeline.sync`, server in `ClientRead`) once one INSERT's parameters pass ab
 therefore take a plain transaction with the same EXCLUSIVE table lock and NOTIFY
 as the library (insert order = commit order, so readers never pass a gap), in
 INSERT statements of bounded size. Ordinary commands keep the pipelined path.
+
+Every path is hash-chained by a trigger installed with the table (`infra.chain`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
+
+from infra.chain import install_statements
 
 PIPELINE_LIMIT = 256 * 1024  # bytes of event state above which a save is chunked
 
 
 class LinkageRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        # the hash chain is created (and an unchained store chained once) with the table
+        self.sql_create_statements += install_statements(datastore.schema, events_table_name)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
