@@ -465,7 +465,17 @@ def build_parser() -> argparse.ArgumentParser:
     retry = proj_sub.add_parser("retry", help="re-apply dead-lettered events")
     retry.add_argument("name", nargs="?", help="one projection (default: all)")
     retry.set_defaults(func=cmd_projections_retry)
+    _add_audit_group(sub)
     return parser
+
+
+def _add_audit_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`linkage audit …`: the auditors' reads (infra.audit_cli)."""
+    from infra.audit_cli import add_audit_read_parsers
+
+    audit = sub.add_parser("audit", help="audit: decision histories and exports")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    add_audit_read_parsers(audit_sub)
 
 
 def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -24,6 +24,7 @@ from api.state import ApiState
 from domain.application import CommandResult
 from domain.errors import BadInputError
 from projections import queries
+from projections.audit import events_as_of
 from projections.envelope import envelope
 from projections.queries import TopicRow, UnitRow
 from projections.topics import replay
@@ -107,7 +108,12 @@ class Context(BaseContext):
         app = self.state.runtime.app
 
         def replayed() -> TopicRow | None:
-            events = [envelope(event, 0) for event in app.events_of(topic_id, until)]
+            if until is None:
+                stored = list(app.events_of(topic_id))
+            else:  # through the time → version index: only the events up to then
+                with self.state.reads.connection() as conn:
+                    stored = events_as_of(conn, app, topic_id, until)
+            events = [envelope(event, 0) for event in stored]
             summary = replay(events, app.units)
             return None if summary is None else queries.summary_topic(summary)
 
