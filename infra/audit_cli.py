@@ -84,6 +84,7 @@ def cmd_audit_history(args: argparse.Namespace) -> int:
     topic_id = parse_topic(args.topic)
     as_of = parse_instant(args.as_of, "--as-of")
     with bootstrap() as runtime, runtime.database.connect() as conn:
+        runtime.projections  # noqa: B018  (creates the read-model tables if missing)
         found = topic_history(conn, runtime.app, topic_id, as_of)
         if fmt == "json":
             print(json.dumps(found.document(), ensure_ascii=False, indent=2))
@@ -140,15 +141,16 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     window = export_window(
         args.unit, parse_instant(args.date_from, "--from"), parse_instant(args.date_to, "--to")
     )
-    with bootstrap() as runtime, runtime.database.connect() as conn:
+    with (
+        _output(args.output) as out,  # a path that cannot be written fails before any work
+        bootstrap() as runtime,
+        runtime.database.connect() as conn,
+    ):
         check_export_unit(conn, window.unit)
         _bring_up_to_date(runtime)
         total = count_export(conn, window)
         names = UnitNames.load(conn, runtime.app)
-        with (
-            _output(args.output) as out,
-            tqdm(total=total, desc=f"export {window.unit}", unit=" events") as bar,
-        ):
+        with tqdm(total=total, desc=f"export {window.unit}", unit=" events") as bar:
             rows = _counted(export_rows(conn, window, names), bar)
             out.writelines(formatted(rows, fmt, EXPORT_COLUMNS))
         where = f" to {args.output}" if args.output else ""

@@ -177,7 +177,7 @@ def history_rows(entries: Iterable[HistoryEntry], names: UnitNames) -> list[dict
             "actor_unit_name": names.name_at(e.actor.get("unit", ""), e.occurred_at),
             "actor_role": e.actor.get("role", ""),
             "reason": e.reason,
-            "data": public_data(e.data),
+            "data": json.loads(json.dumps(public_data(e.data), default=_json_default)),
         }
         for e in entries
     ]
