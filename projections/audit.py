@@ -36,9 +36,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import get_topic
 from psycopg import Connection
 from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
 
 from domain.application import HistoryEntry, LinkageApp, history_entry
 from domain.errors import BadInputError, NotFoundError
@@ -59,6 +62,21 @@ VERSION_AT = (
     " max(version) AS top, count(*) AS n"
     " FROM timeline_events WHERE topic_id = %(topic)s"
 )
+# One round trip: the index's answer and the stored events it allows. Where the index
+# decides (it holds 1…top without a gap and an indexed event is later than T), only
+# the events up to that version are read; otherwise the whole stream, filtered by
+# time below. The stored events are decoded by the application's own mapper.
+EVENTS_AS_OF = """
+WITH idx AS ({version_at})
+SELECT idx.at_version, idx.top, idx.n,
+       s.originator_version, s.topic, s.state
+FROM idx LEFT JOIN {events} s
+  ON s.originator_id = %(id)s
+ AND (s.originator_version <= idx.at_version
+      OR idx.at_version IS NULL AND idx.n = 0
+      OR NOT (idx.n = idx.top AND idx.at_version < idx.top))
+ORDER BY s.originator_version
+"""
 
 
 def events_as_of(
@@ -67,28 +85,26 @@ def events_as_of(
     """The topic's events that happened by `at`, in version order ([] before it
     existed), found through the timeline index; correct however far it lags."""
     at = check_time(at, "asOf")
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(VERSION_AT, {"at": at, "topic": str(topic_id)}, prepare=True)
-        row = cur.fetchone()
-    at_version, top = (row["at_version"], row["top"]) if row else (None, None)
-    covered = top is not None and row is not None and row["n"] == top
-    if covered and (at_version is None or at_version < top):
-        # an indexed event later than T exists: the version at T is decided
-        if at_version is None:
-            return []
-        return _events(app.events.get(topic_id, lte=at_version))
-    # every indexed event is ≤ T (or there is no usable index): the tail decides
-    start = top if covered else 0
-    events = _events(app.events.get(topic_id, lte=start)) if start else []
-    for event in _events(app.events.get(topic_id, gt=start)):
-        if event.timestamp > at:
-            break
+    recorder = cast(PostgresAggregateRecorder, app.recorder)
+    statement = SQL(EVENTS_AS_OF).format(
+        version_at=SQL(VERSION_AT),
+        events=Identifier(recorder.datastore.schema, recorder.events_table_name),
+    )
+    with conn.cursor() as cur:
+        cur.execute(statement, {"at": at, "topic": str(topic_id), "id": topic_id}, prepare=True)
+        rows = cur.fetchall()
+    at_version, top, n = rows[0][:3] if rows else (None, None, 0)
+    decided = top is not None and n == top and (at_version is None or at_version < top)
+    events: list[Aggregate.Event] = []
+    for _, _, _, version, topic, state in rows:
+        if version is None:
+            continue
+        stored = StoredEvent(topic_id, version, topic, bytes(state))
+        event = cast(Aggregate.Event, app.mapper.to_domain_event(stored))
+        if not decided and event.timestamp > at:
+            break  # the index did not decide: the stream's own times do
         events.append(event)
     return events
-
-
-def _events(events: Iterable[object]) -> list[Aggregate.Event]:
-    return [cast(Aggregate.Event, e) for e in events]
 
 
 # -- unit names at an instant --------------------------------------------------------
