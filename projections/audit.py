@@ -28,12 +28,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
+from weakref import WeakKeyDictionary
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
@@ -116,7 +118,9 @@ CURRENT_NAMES = "SELECT code, name FROM units WHERE code = ANY(%s)"
 class UnitNames:
     """Unit names as they were at any instant (renames are events)."""
 
-    def __init__(self, conn: Connection[Any], renames: Mapping[str, list[tuple[datetime, str]]]):
+    def __init__(
+        self, conn: Connection[Any], renames: Mapping[str, Sequence[tuple[datetime, str]]]
+    ) -> None:
         self.conn = conn
         # code → [(when renamed, the name it had before)], oldest first
         self.renames = renames
@@ -124,23 +128,12 @@ class UnitNames:
 
     @classmethod
     def load(cls, conn: Connection[Any], app: LinkageApp) -> UnitNames:
-        """Every rename recorded in the store (few: one per changed unit per import)."""
-        renames: dict[str, list[tuple[datetime, str]]] = {}
-        start = 0
-        while True:
-            page = app.recorder.select_notifications(
-                start=start, limit=RENAMES_PAGE, topics=[RENAMED_TOPIC], inclusive_of_start=False
-            )
-            if not page:
-                break
-            for notification in page:
-                event = cast(UnitImport.UnitsRenamed, app.mapper.to_domain_event(notification))
-                for code, old, _new in event.units:
-                    renames.setdefault(code, []).append((event.timestamp, old))
-            start = page[-1].id
-        for history in renames.values():
-            history.sort(key=lambda pair: pair[0])
-        return cls(conn, renames)
+        """Names over every rename recorded in the store so far."""
+        with _RENAME_LOCK:
+            log = _RENAME_LOGS.get(app)
+            if log is None:
+                log = _RENAME_LOGS[app] = RenameLog()
+            return cls(conn, log.catch_up(app))
 
     def preload(self, codes: Iterable[str]) -> None:
         missing = sorted({c for c in codes if c and c not in self.current})
@@ -161,6 +154,44 @@ class UnitNames:
         if code not in self.current:
             self.preload([code])
         return self.current.get(code) or ""
+
+
+class RenameLog:
+    """Every rename in the store, read once per process and then only what is new
+    (renames are few — one per changed unit per import — but the log they are in
+    is long: the first read filters all of it, later ones start where it ended)."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.renames: dict[str, tuple[tuple[datetime, str], ...]] = {}
+
+    def catch_up(self, app: LinkageApp) -> Mapping[str, Sequence[tuple[datetime, str]]]:
+        """The renames up to now (a snapshot the caller may keep: never changed)."""
+        added: dict[str, list[tuple[datetime, str]]] = {}
+        while True:
+            page = app.recorder.select_notifications(
+                start=self.position,
+                limit=RENAMES_PAGE,
+                topics=[RENAMED_TOPIC],
+                inclusive_of_start=False,
+            )
+            if not page:
+                break
+            for notification in page:
+                event = cast(UnitImport.UnitsRenamed, app.mapper.to_domain_event(notification))
+                for code, old, _new in event.units:
+                    added.setdefault(code, []).append((event.timestamp, old))
+            self.position = page[-1].id
+        if added:
+            renames = dict(self.renames)
+            for code, more in added.items():
+                renames[code] = tuple(sorted([*renames.get(code, ()), *more]))
+            self.renames = renames
+        return self.renames
+
+
+_RENAME_LOGS: WeakKeyDictionary[LinkageApp, RenameLog] = WeakKeyDictionary()
+_RENAME_LOCK = threading.Lock()
 
 
 # -- history ---------------------------------------------------------------------------
