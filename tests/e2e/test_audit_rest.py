@@ -9,7 +9,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -23,11 +23,13 @@ from tests.utils.factories import (
     FAR_VILLAGE,
     PROVINCE,
     SIBLING_COUNTY,
+    SMALL_HIERARCHY,
     TOWNSHIP,
     VILLAGE,
     staff,
     submission,
 )
+from tests.utils.units import load_units
 
 
 @dataclass
@@ -92,6 +94,16 @@ def test_an_auditor_exports_the_subtree_streamed_in_csv_and_jsonl(audited: Audit
     )
     versions = [json.loads(line)["version"] for line in window.text.splitlines()]
     assert versions == [v for v, t in enumerate(audited.times, start=1) if lo <= t < hi]
+
+    # a rename after the first export: the next one still names the unit as it was
+    renamed = [
+        replace(r, name="酒泉路新街道") if r.code == TOWNSHIP else r for r in SMALL_HIERARCHY
+    ]
+    load_units(audited.live.server.state.runtime, renamed)
+    again = audited.get("/audit/export", COUNTY, "AUDITOR", format="jsonl")
+    assert [json.loads(line) for line in again.text.splitlines()] == rows
+    history = audited.get(f"/topics/{audited.scenario}/history", COUNTY, "AUDITOR").json()
+    assert history["history"][3]["actor_unit_name"] == "酒泉路街道"
 
     # the county's leaders too; the sibling county's topic only to its own auditors
     assert audited.get("/audit/export", COUNTY, "LEADER").status_code == 200
