@@ -13,7 +13,9 @@ the read models brought up to date. Then, at random instants of that topic's lif
 * `graphql`: `topic(id, asOf)` end to end over HTTP (one keep-alive client,
   sequential), against the API served in this process;
 * `graphql_now` (the reference): the same query without `asOf` (the read model's
-  row), so the cost of HTTP and GraphQL themselves shows beside it.
+  row), so the cost of HTTP and GraphQL themselves shows beside it;
+* `export_province`: the province's whole view exported as JSON lines through the
+  server-side cursor (events/s).
 
 p50/p95/max in milliseconds. Client, server and PostgreSQL share the machine's
 cores (and other work on it): figures are for this machine under its load.
@@ -82,6 +84,7 @@ def run(quick: bool, home: Path | None = None) -> dict[str, Any]:
             with database.connect() as conn:
                 direct = _timed(lambda at: _direct(conn, runtime.app, topic_id, at), instants)
                 scan = _timed(lambda at: _scan(runtime.app, topic_id, at), instants)
+                export = _export(conn, runtime.app)
             with running(runtime) as server, httpx.Client(timeout=30) as client:
                 token = server.state.tokens.issue(VILLAGE, [Role.AUDITOR])
                 url, headers = server.url + "/graphql", {"Authorization": f"Bearer {token}"}
@@ -120,6 +123,7 @@ def run(quick: bool, home: Path | None = None) -> dict[str, Any]:
         "scan_ms": scan,
         "graphql_ms": over_http,
         "graphql_now_ms": now,
+        "export_province": export,
         "seconds": round(time.perf_counter() - started, 1),
         "note": "client, API and PostgreSQL on one machine shared with other work",
     }
@@ -167,6 +171,18 @@ def _scan(app: Any, topic_id: uuid.UUID, at: datetime) -> None:
         summary_topic(summary)
 
 
+def _export(conn: psycopg.Connection[Any], app: Any) -> dict[str, float]:
+    """The province's whole view exported as JSON lines (written nowhere): events/s."""
+    from projections.audit import EXPORT_COLUMNS, UnitNames, export_rows, export_window, formatted
+
+    t0 = time.perf_counter()
+    names = UnitNames.load(conn, app)
+    rows = export_rows(conn, export_window("62", None, None), names)
+    count = sum(1 for _ in formatted(rows, "jsonl", EXPORT_COLUMNS))
+    seconds = time.perf_counter() - t0
+    return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(count / seconds)}
+
+
 def _timed(fn: Callable[[Any], object], instants: list[datetime]) -> dict[str, float]:
     for at in instants[:5]:
         fn(at)  # warm-up
@@ -207,6 +223,7 @@ def main() -> None:
         r = results[name]
         figures = "  ".join(f"{k} {r[k]:>7.3f} ms" for k in ("p50", "p95", "max"))
         print(f"{name[:-3]:<12} {figures}")
+    print(f"export of the province: {results['export_province']}")
     print(f"store {results['store']}; load average {results['load_average']}; -> {args.output}")
 
 
