@@ -6,7 +6,8 @@ unit's record); anyone else is refused with `FORBIDDEN / AUDIT_ROLE_REQUIRED`.
 Scope: the token's subtree, as everywhere — a unit outside it reads as unknown
 (`NOT_FOUND / UNIT_NOT_FOUND`), a topic out of sight as missing
 (`NOT_FOUND / TOPIC_NOT_FOUND`). The export streams (`StreamingResponse` over a
-server-side cursor): memory stays flat whatever the window holds.
+server-side cursor on a connection of its own): memory stays flat whatever the
+window holds, and the read pool stays free for the API's other reads.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def export(
     app = state.runtime.app
 
     def body() -> Iterator[bytes]:
-        with state.reads.connection() as conn:
+        # a connection of its own, not one of the read pool's: a province's export
+        # runs for minutes and must not hold back the API's reads meanwhile
+        with state.runtime.database.connect() as conn:
             names = UnitNames.load(conn, app)
             yield from chunked(formatted(export_rows(conn, window, names), fmt, EXPORT_COLUMNS))
 
