@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from projections.audit import TopicHistory
 
 HISTORY_FORMATS = ("text", "json", "csv")
+CATCH_UP_WAIT = 60.0  # seconds to wait for another process projecting the store
 
 
 def add_audit_read_parsers(audit_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -167,6 +168,8 @@ def _counted(rows: Iterator[dict[str, Any]], bar: Any) -> Iterator[dict[str, Any
 def _bring_up_to_date(runtime: Runtime) -> None:
     """Embedded or single-host: project what the read models have not seen yet, so the
     export covers the store up to now; distributed: say how far behind they are."""
+    import psycopg
+    from eventsourcing.persistence import IntegrityError
     from tqdm import tqdm
 
     runner = runtime.projections
@@ -180,8 +183,19 @@ def _bring_up_to_date(runtime: Runtime) -> None:
             file=sys.stderr,
         )
         return
-    with tqdm(total=head - position, desc="projecting", unit=" events") as bar:
-        runner.catch_up(["topics", "timeline"], progress=bar.update)
+    try:
+        with tqdm(total=head - position, desc="projecting", unit=" events") as bar:
+            runner.catch_up(["topics", "timeline"], progress=bar.update)
+    except (IntegrityError, psycopg.IntegrityError):
+        # another process (`linkage serve`) projects the same store: let it finish
+        try:
+            runner.wait_for(head, timeout=CATCH_UP_WAIT)
+        except TimeoutError:
+            print(
+                f"linkage: warning: the read models are at position {runner.position()} "
+                f"of {head}; the export covers the store up to there",
+                file=sys.stderr,
+            )
 
 
 @contextmanager
