@@ -42,7 +42,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import get_topic
 from psycopg import Connection
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.application import HistoryEntry, LinkageApp, history_entry
@@ -92,7 +92,7 @@ def events_as_of(
         version_at=SQL(VERSION_AT),
         events=Identifier(recorder.datastore.schema, recorder.events_table_name),
     )
-    with conn.cursor() as cur:
+    with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(statement, {"at": at, "topic": str(topic_id), "id": topic_id}, prepare=True)
         rows = cur.fetchall()
     at_version, top, n = rows[0][:3] if rows else (None, None, 0)
@@ -139,7 +139,7 @@ class UnitNames:
         missing = sorted({c for c in codes if c and c not in self.current})
         if not missing:
             return
-        with self.conn.cursor() as cur:
+        with self.conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(CURRENT_NAMES, (missing,))
             found = dict(cast(list[tuple[str, str]], cur.fetchall()))
         self.current.update({code: found.get(code) for code in missing})
@@ -381,7 +381,7 @@ def check_export_unit(conn: Connection[Any], unit: str, within: str | None = Non
     missing = NotFoundError("UNIT_NOT_FOUND", f"unit {unit!r} does not exist")
     if not is_plausible_code(unit):
         raise missing
-    with conn.cursor() as cur:
+    with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(UNIT_PATH, (unit,))
         row = cur.fetchone()
     if row is None or (within is not None and within not in row[0]):
@@ -389,7 +389,7 @@ def check_export_unit(conn: Connection[Any], unit: str, within: str | None = Non
 
 
 def count_export(conn: Connection[Any], window: ExportWindow) -> int:
-    with conn.cursor() as cur:
+    with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(EXPORT_COUNT, window.params())
         row = cur.fetchone()
     return 0 if row is None else int(row[0])
