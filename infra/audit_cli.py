@@ -33,19 +33,28 @@ def add_audit_read_parsers(audit_sub: argparse._SubParsersAction[argparse.Argume
     )
     history.add_argument("topic", help="the topic's UUID")
     history.add_argument(
-        "--as-of", dest="as_of", help="an instant with its offset, e.g. 2026-03-05T10:00+08:00"
+        "--as-of",
+        dest="as_of",
+        metavar="T",
+        help="an instant with its offset, e.g. 2026-03-05T10:00+08:00",
     )
-    history.add_argument("--format", default="text", help="text (default), json or csv")
+    history.add_argument("--format", default="text", metavar="text|json|csv")
     history.set_defaults(func=cmd_audit_history)
 
     export = audit_sub.add_parser(
         "export", help="every event of the topics a unit sees, unit names as they were then"
     )
-    export.add_argument("--unit", required=True, help="the unit code whose view is exported")
-    export.add_argument("--from", dest="date_from", help="from this instant (inclusive)")
-    export.add_argument("--to", dest="date_to", help="to this instant (exclusive)")
-    export.add_argument("--format", required=True, help="csv or jsonl")
-    export.add_argument("--output", help="write to this file (default: standard output)")
+    export.add_argument(
+        "--unit", required=True, metavar="CODE", help="the unit code whose view is exported"
+    )
+    export.add_argument(
+        "--from", dest="date_from", metavar="T", help="from this instant (inclusive)"
+    )
+    export.add_argument("--to", dest="date_to", metavar="T", help="to this instant (exclusive)")
+    export.add_argument("--format", required=True, metavar="csv|jsonl")
+    export.add_argument(
+        "--output", metavar="FILE", help="write to this file (default: standard output)"
+    )
     export.set_defaults(func=cmd_audit_export)
 
 

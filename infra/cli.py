@@ -470,11 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_audit_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`linkage audit …`: the auditors' reads (infra.audit_cli)."""
+    """`linkage audit history|export`: the auditors' reads (infra.audit_cli), in the
+    `audit` group — joined if another part of the CLI created it already."""
     from infra.audit_cli import add_audit_read_parsers
 
-    audit = sub.add_parser("audit", help="audit: decision histories and exports")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit = sub.choices.get("audit") or sub.add_parser("audit", help="audit the record")
+    groups = [a for a in audit._actions if isinstance(a, argparse._SubParsersAction)]
+    audit_sub = groups[0] if groups else None
+    if audit_sub is None:
+        audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     add_audit_read_parsers(audit_sub)
 
 
