@@ -141,7 +141,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         UnitNames,
         check_export_unit,
         check_format,
-        count_export,
+        count_topics,
         export_rows,
         export_window,
         formatted,
@@ -158,20 +158,31 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     ):
         check_export_unit(conn, window.unit)
         _bring_up_to_date(runtime)
-        total = count_export(conn, window)
+        total = count_topics(conn, window)
         names = UnitNames.load(conn, runtime.app)
-        with tqdm(total=total, desc=f"export {window.unit}", unit=" events") as bar:
-            rows = _counted(export_rows(conn, window, names), bar)
+        with tqdm(total=total, desc=f"export {window.unit}", unit=" topics") as bar:
+            rows = _Counted(export_rows(conn, window, names, bar.update))
             out.writelines(formatted(rows, fmt, EXPORT_COLUMNS))
         where = f" to {args.output}" if args.output else ""
-        print(f"linkage: exported {bar.n:,} events of unit {window.unit}{where}", file=sys.stderr)
+        print(
+            f"linkage: exported {rows.n:,} events of {total:,} topics seen by unit "
+            f"{window.unit}{where}",
+            file=sys.stderr,
+        )
     return 0
 
 
-def _counted(rows: Iterator[dict[str, Any]], bar: Any) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        yield row
-        bar.update(1)
+class _Counted:
+    """The rows, counted as they pass."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.n = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            self.n += 1
+            yield row
 
 
 def _bring_up_to_date(runtime: Runtime) -> None:

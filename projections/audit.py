@@ -17,9 +17,10 @@ its first rename after T, or its current name when none came after. The renames
 are read once per export from the notification log (topic-filtered, in pages),
 current names from `units` as codes appear.
 
-**Export.** A server-side cursor over `timeline_events` of the topics the unit
-sees (the API's `topic_visibility`), in (topic, version) order, fetched in
-batches: memory stays flat whatever the size of the province. Personal data is
+**Export.** `timeline_events` of the topics the unit sees (the API's
+`topic_visibility`), in (topic, version) order, read a page of topics at a time
+(keyset pages, two indexed statements each): memory holds one page whatever the
+size of the province. Personal data is
 never in the timeline (see projections.timeline), so never in an export.
 """
 
@@ -31,7 +32,7 @@ import json
 import threading
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -52,7 +53,7 @@ from domain.units import UnitImport, is_plausible_code
 
 ExportFormat = Literal["csv", "jsonl"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "jsonl")
-EXPORT_BATCH = 2_000  # rows per fetch of the server-side cursor
+EXPORT_TOPICS = 500  # topics per page of an export
 RENAMES_PAGE = 500  # rename events per read of the notification log
 PERSONAL_FIELDS = frozenset({"submitter"})
 WITHHELD = "(withheld: personal data)"
@@ -331,19 +332,20 @@ EXPORT_COLUMNS = (
     "reason",
     "data",
 )
-EXPORT_SELECT = (
-    "SELECT e.position, e.topic_id, e.version, e.type, e.occurred_at, e.actor_user,"
-    " e.actor_unit, e.actor_role, e.reason, e.data"
-    " FROM (SELECT DISTINCT topic_id FROM topic_visibility WHERE unit = %(unit)s) v"
-    " JOIN timeline_events e ON e.topic_id = v.topic_id"
-    " WHERE e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s"
-    " ORDER BY e.topic_id, e.version"
+# Keyset pages of the topics the unit sees (index-only on topic_visibility's key),
+# then each page's events by the timeline's key: two indexed statements per page,
+# whatever the planner's statistics say (a join under a server-side cursor could
+# pick a fast-start nested loop over a sequential scan of the whole timeline).
+VISIBLE_TOPICS = (
+    "SELECT DISTINCT topic_id FROM topic_visibility"
+    " WHERE unit = %(unit)s AND topic_id > %(after)s ORDER BY topic_id LIMIT %(limit)s"
 )
-EXPORT_COUNT = (
-    "SELECT count(*) AS n"
-    " FROM (SELECT DISTINCT topic_id FROM topic_visibility WHERE unit = %(unit)s) v"
-    " JOIN timeline_events e ON e.topic_id = v.topic_id"
-    " WHERE e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s"
+COUNT_VISIBLE = "SELECT count(DISTINCT topic_id) FROM topic_visibility WHERE unit = %(unit)s"
+EVENTS_OF_TOPICS = (
+    "SELECT e.position, e.topic_id, e.version, e.type, e.occurred_at, e.actor_user,"
+    " e.actor_unit, e.actor_role, e.reason, e.data FROM timeline_events e"
+    " WHERE e.topic_id = ANY(%(topics)s) AND e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s"
+    " ORDER BY e.topic_id, e.version"
 )
 UNIT_PATH = "SELECT path FROM units WHERE code = %s"
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
@@ -388,37 +390,51 @@ def check_export_unit(conn: Connection[Any], unit: str, within: str | None = Non
         raise missing
 
 
-def count_export(conn: Connection[Any], window: ExportWindow) -> int:
+def count_topics(conn: Connection[Any], window: ExportWindow) -> int:
+    """How many topics the export walks (its progress is counted in topics)."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(EXPORT_COUNT, window.params())
+        cur.execute(COUNT_VISIBLE, window.params())
         row = cur.fetchone()
     return 0 if row is None else int(row[0])
 
 
 def export_rows(
-    conn: Connection[Any], window: ExportWindow, names: UnitNames
+    conn: Connection[Any],
+    window: ExportWindow,
+    names: UnitNames,
+    progress: Callable[[int], object] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every event of the topics `window.unit` sees in the window, streamed through a
-    server-side cursor, inside a transaction of its own (autocommit or not)."""
-    with conn.transaction(), conn.cursor("linkage_export", row_factory=dict_row) as cur:
-        cur.itersize = EXPORT_BATCH
-        cur.execute(EXPORT_SELECT, window.params())
-        while batch := cur.fetchmany(EXPORT_BATCH):
-            names.preload(r["actor_unit"] for r in batch)
-            for r in batch:
-                yield {
-                    "position": r["position"],
-                    "topic_id": r["topic_id"],
-                    "version": r["version"],
-                    "type": r["type"],
-                    "occurred_at": _iso(r["occurred_at"]),
-                    "actor_user": r["actor_user"],
-                    "actor_unit": r["actor_unit"],
-                    "actor_unit_name": names.name_at(r["actor_unit"], r["occurred_at"]),
-                    "actor_role": r["actor_role"],
-                    "reason": r["reason"],
-                    "data": public_data(r["data"]),
-                }
+    """Every event of the topics `window.unit` sees in the window, in (topic, version)
+    order, a page of EXPORT_TOPICS topics at a time: memory holds one page, never
+    the export. `progress` is told how many topics each page covered."""
+    params = window.params() | {"after": "", "limit": EXPORT_TOPICS}
+    while True:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(VISIBLE_TOPICS, params)
+            topics = [row[0] for row in cur.fetchall()]
+        if not topics:
+            return
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(EVENTS_OF_TOPICS, params | {"topics": topics})
+            batch = cur.fetchall()
+        names.preload(r["actor_unit"] for r in batch)
+        for r in batch:
+            yield {
+                "position": r["position"],
+                "topic_id": r["topic_id"],
+                "version": r["version"],
+                "type": r["type"],
+                "occurred_at": _iso(r["occurred_at"]),
+                "actor_user": r["actor_user"],
+                "actor_unit": r["actor_unit"],
+                "actor_unit_name": names.name_at(r["actor_unit"], r["occurred_at"]),
+                "actor_role": r["actor_role"],
+                "reason": r["reason"],
+                "data": public_data(r["data"]),
+            }
+        if progress:
+            progress(len(topics))
+        params["after"] = topics[-1]
 
 
 # -- formats ---------------------------------------------------------------------------

@@ -166,7 +166,9 @@ def test_export_streams_what_the_unit_sees_with_names_as_they_were(store: Store)
     done = store.run("export", "--unit", COUNTY, "--format", "jsonl", "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    assert f"exported {len(store.times) + 3} events of unit {COUNTY}" in done.stderr
+    assert (
+        f"exported {len(store.times) + 3} events of 2 topics seen by unit {COUNTY}" in done.stderr
+    )
     text = out.read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines()]
     assert {r["topic_id"] for r in rows} == {str(store.scenario), str(store.later)}

@@ -1,5 +1,6 @@
 """The time → version index of `asOf`: the timeline read model finds the version at an
-instant, and the store's tail decides wherever the timeline lags (or is empty)."""
+instant, and the store's tail decides wherever the timeline lags (or is empty); the
+export's pages of topics."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 
 from infra.bootstrap import Runtime
 from infra.demo import run_scenario
-from projections.audit import events_as_of
+from projections import audit
+from projections.audit import UnitNames, count_topics, events_as_of, export_rows, export_window
 from projections.envelope import Envelope
 from projections.timeline import TimelineView
+from tests.utils.factories import COUNTY, SIBLING_VILLAGE, staff, submission
 from tests.utils.projecting import stored_envelopes
 
 
@@ -67,3 +70,28 @@ def test_a_gap_in_the_timeline_is_not_trusted(
         e.version for e in events if e.occurred_at <= at
     ]
     view.datastore.close()
+
+
+def test_an_export_in_pages_of_one_topic_equals_one_page(
+    small_runtime: Runtime,
+    scenario: tuple[uuid.UUID, list[Envelope]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = small_runtime.app
+    for n in range(3):
+        app.submit_topic(staff(SIBLING_VILLAGE), **submission(SIBLING_VILLAGE, title=f"议题{n}"))
+    small_runtime.projections.catch_up()
+    window = export_window(COUNTY, None, None)
+    with small_runtime.database.connect() as conn:
+        names = UnitNames.load(conn, app)
+        assert count_topics(conn, window) == 4
+        whole = list(export_rows(conn, window, names))
+        monkeypatch.setattr(audit, "EXPORT_TOPICS", 1)
+        pages: list[int] = []
+        paged = list(export_rows(conn, window, names, pages.append))
+    assert paged == whole
+    assert pages == [1, 1, 1, 1]
+    assert len(whole) == len(scenario[1]) + 3
+    assert [(r["topic_id"], r["version"]) for r in whole] == sorted(
+        (r["topic_id"], r["version"]) for r in whole
+    )
