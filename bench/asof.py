@@ -14,8 +14,8 @@ the read models brought up to date. Then, at random instants of that topic's lif
   sequential), against the API served in this process;
 * `graphql_now` (the reference): the same query without `asOf` (the read model's
   row), so the cost of HTTP and GraphQL themselves shows beside it;
-* `export_province`: the province's whole view exported as JSON lines through the
-  server-side cursor (events/s).
+* `export_province`: the province's whole view exported as JSON lines, in pages
+  of topics (events/s).
 
 p50/p95/max in milliseconds. Client, server and PostgreSQL share the machine's
 cores (and other work on it): figures are for this machine under its load.

@@ -5,8 +5,8 @@ Who may: a token with the AUDITOR or the LEADER role (leaders answer for their
 unit's record); anyone else is refused with `FORBIDDEN / AUDIT_ROLE_REQUIRED`.
 Scope: the token's subtree, as everywhere — a unit outside it reads as unknown
 (`NOT_FOUND / UNIT_NOT_FOUND`), a topic out of sight as missing
-(`NOT_FOUND / TOPIC_NOT_FOUND`). The export streams (`StreamingResponse` over a
-server-side cursor on a connection of its own): memory stays flat whatever the
+(`NOT_FOUND / TOPIC_NOT_FOUND`). The export streams (`StreamingResponse`, a page of
+topics at a time, on a connection of its own): memory stays flat whatever the
 window holds, and the read pool stays free for the API's other reads.
 """
 
