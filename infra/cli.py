@@ -466,7 +466,21 @@ def build_parser() -> argparse.ArgumentParser:
     retry = proj_sub.add_parser("retry", help="re-apply dead-lettered events")
     retry.add_argument("name", nargs="?", help="one projection (default: all)")
     retry.set_defaults(func=cmd_projections_retry)
+    _add_audit_group(sub)
     return parser
+
+
+def _add_audit_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`linkage audit history|export`: the auditors' reads (infra.audit_cli), in the
+    `audit` group — joined if another part of the CLI created it already."""
+    from infra.audit_cli import add_audit_read_parsers
+
+    audit = sub.choices.get("audit") or sub.add_parser("audit", help="audit the record")
+    groups = [a for a in audit._actions if isinstance(a, argparse._SubParsersAction)]
+    audit_sub = groups[0] if groups else None
+    if audit_sub is None:
+        audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    add_audit_read_parsers(audit_sub)
 
 
 def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

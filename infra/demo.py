@@ -116,11 +116,18 @@ def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
 
 
 def format_history(
-    entries: list[HistoryEntry], units: UnitDirectory, out: Callable[[str], None] = print
+    entries: list[HistoryEntry],
+    units: UnitDirectory,
+    out: Callable[[str], None] = print,
+    name_at: Callable[[str, datetime], str] | None = None,
 ) -> None:
+    """One line per decision, and its reason or detail; with `name_at`, each unit is
+    named as it was when the decision was taken (else by its current name)."""
     for e in entries:
-        unit = units.get(e.actor.get("unit", ""))
-        who = f"{unit.name}({unit.code})" if unit else e.actor.get("unit", "")
+        code = e.actor.get("unit", "")
+        unit = units.get(code)
+        name = name_at(code, e.occurred_at) if name_at else unit.name if unit else ""
+        who = f"{name}({code})" if name else code
         when = e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         role, user = e.actor.get("role"), e.actor.get("user_id")
         out(f"  v{e.version:<3} {when}  {e.type:<26} {who} {role} {user}")

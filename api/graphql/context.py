@@ -8,11 +8,12 @@ the event loop never blocks on PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from anyio import to_thread
+from eventsourcing.domain import Aggregate
 from fastapi import Request
 from psycopg import Connection
 from strawberry.dataloader import DataLoader
@@ -21,9 +22,10 @@ from strawberry.fastapi import BaseContext
 from api.auth import Principal, UnauthenticatedError
 from api.errors import UnavailableError
 from api.state import ApiState
-from domain.application import CommandResult
+from domain.application import CommandResult, LinkageApp
 from domain.errors import BadInputError
 from projections import queries
+from projections.audit import events_as_of
 from projections.envelope import envelope
 from projections.queries import TopicRow, UnitRow
 from projections.topics import replay
@@ -99,19 +101,27 @@ class Context(BaseContext):
         except TimeoutError as exc:
             raise UnavailableError("READ_MODEL_BEHIND", f"{exc}; retry shortly") from None
 
-    async def replayed_topic(
-        self, topic_id: uuid.UUID, until: datetime | None = None
-    ) -> TopicRow | None:
-        """The topic replayed from the event store (up to `until`) by the read model's
-        own code; None if it had no event by then."""
+    async def replayed_topic(self, topic_id: uuid.UUID) -> TopicRow | None:
+        """The topic replayed from the event store by the read model's own code."""
         app = self.state.runtime.app
 
         def replayed() -> TopicRow | None:
-            events = [envelope(event, 0) for event in app.events_of(topic_id, until)]
-            summary = replay(events, app.units)
-            return None if summary is None else queries.summary_topic(summary)
+            return _replayed(app, app.events_of(topic_id))
 
         return await to_thread.run_sync(replayed)
+
+    async def topic_as_of(self, topic_id: uuid.UUID, at: datetime) -> TopicRow | None:
+        """The topic as it stood at `at` if the viewer sees it (now); None otherwise or
+        before it existed. One worker thread and one connection: the visibility check,
+        then the time → version index and the events up to then in one statement."""
+        app, viewer = self.state.runtime.app, self.viewer.unit
+
+        def as_of(conn: Connection[Any]) -> TopicRow | None:
+            if queries.topic(conn, viewer, str(topic_id)) is None:
+                return None
+            return _replayed(app, events_as_of(conn, app, topic_id, at))
+
+        return await self.db(as_of)
 
     # -- commands ----------------------------------------------------------------------
 
@@ -122,6 +132,11 @@ class Context(BaseContext):
         return await to_thread.run_sync(
             lambda: self.state.commands.run(viewer, name, topic_id, arguments)
         )
+
+
+def _replayed(app: LinkageApp, events: Iterable[Aggregate.Event]) -> TopicRow | None:
+    summary = replay([envelope(event, 0) for event in events], app.units)
+    return None if summary is None else queries.summary_topic(summary)
 
 
 async def get_context(request: Request) -> Context:

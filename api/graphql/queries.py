@@ -243,13 +243,11 @@ async def find_topic(
     viewer = ctx.viewer.unit
     topic_id = parse_topic_id(id, "id")
     await ctx.consistent(consistent_with)
+    if as_of is not None:
+        past = await ctx.topic_as_of(topic_id, as_of)
+        return None if past is None else Topic.of(past, ctx.now, as_of=as_of)
     row = await ctx.db(lambda conn: queries.topic(conn, viewer, str(topic_id)))
-    if row is None:
-        return None
-    if as_of is None:
-        return Topic.of(row, ctx.now)
-    past = await ctx.replayed_topic(topic_id, as_of)
-    return None if past is None else Topic.of(past, ctx.now, as_of=as_of)
+    return None if row is None else Topic.of(row, ctx.now)
 
 
 def _bounded(value: str | None, field: str, limit: int) -> str | None:

@@ -1,0 +1,133 @@
+"""The auditors' reads over REST (issue 6): a topic's history (as of an instant) and
+the streamed export of a unit's events.
+
+Who may: a token with the AUDITOR or the LEADER role (leaders answer for their
+unit's record); anyone else is refused with `FORBIDDEN / AUDIT_ROLE_REQUIRED`.
+Scope: the token's subtree, as everywhere — a unit outside it reads as unknown
+(`NOT_FOUND / UNIT_NOT_FOUND`), a topic out of sight as missing
+(`NOT_FOUND / TOPIC_NOT_FOUND`). The export streams (`StreamingResponse`, a page of
+topics at a time, on a connection of its own): memory stays flat whatever the
+window holds, and the read pool stays free for the API's other reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
+
+from api.auth import Principal
+from api.commands import parse_topic_id
+from api.deps import CurrentPrincipal, StateDep
+from api.errors import PROBLEM_JSON
+from api.rest.responses import PROBLEM_SCHEMA
+from domain.errors import ForbiddenError, NotFoundError
+from domain.topic import Role
+from projections import queries
+from projections.audit import (
+    EXPORT_COLUMNS,
+    UnitNames,
+    check_export_unit,
+    check_format,
+    chunked,
+    export_rows,
+    export_window,
+    formatted,
+    topic_history,
+)
+
+AUDIT_ROLES = (Role.AUDITOR, Role.LEADER)
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, description in {
+        400: "Invalid parameter: a time without offset, an inverted window, a bad format or id",
+        401: "No bearer token, or an invalid or expired one",
+        403: "The token has neither the AUDITOR nor the LEADER role (AUDIT_ROLE_REQUIRED)",
+        404: "The unit or topic does not exist or is outside the token's sight",
+        503: "The database cannot be reached; retry after the Retry-After seconds",
+    }.items()
+}
+
+router = APIRouter(tags=["audit"])
+
+
+def require_audit_role(principal: Principal) -> None:
+    if not any(role in AUDIT_ROLES for role in principal.roles):
+        held = ", ".join(r.value for r in principal.roles)
+        raise ForbiddenError(
+            "AUDIT_ROLE_REQUIRED",
+            f"audit reads need the AUDITOR or LEADER role; this token has {held}",
+        )
+
+
+@router.get(
+    "/audit/export",
+    summary="Export every event of the topics a unit sees (streamed)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "CSV (header first) or JSON lines, one event per row, unit names "
+            "as they were at the time; personal data never included",
+            "content": {"text/csv": {}, "application/x-ndjson": {}},
+        },
+        **PROBLEMS,
+    },
+)
+def export(
+    state: StateDep,
+    principal: CurrentPrincipal,
+    unit: Annotated[
+        str | None, Query(max_length=12, description="default: the token's unit")
+    ] = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="inclusive, with an offset")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="exclusive, with an offset")] = None,
+    format: Annotated[str, Query(description="csv or jsonl")] = "jsonl",
+) -> StreamingResponse:
+    require_audit_role(principal)
+    fmt = check_format(format)
+    window = export_window(unit or principal.unit, from_, to)
+    with state.reads.connection() as conn:
+        check_export_unit(conn, window.unit, within=principal.unit)
+    app = state.runtime.app
+
+    def body() -> Iterator[bytes]:
+        # a connection of its own, not one of the read pool's: a province's export
+        # runs for minutes and must not hold back the API's reads meanwhile
+        with state.runtime.database.connect() as conn:
+            names = UnitNames.load(conn, app)
+            yield from chunked(formatted(export_rows(conn, window, names), fmt, EXPORT_COLUMNS))
+
+    filename = f"linkage-{window.unit}.{fmt}"
+    return StreamingResponse(
+        body(),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/topics/{topic_id}/history",
+    summary="A topic's decision history; with asOf, its state then and the history up to then",
+    responses=PROBLEMS,
+)
+def history(
+    state: StateDep,
+    principal: CurrentPrincipal,
+    topic_id: Annotated[str, Path(max_length=100, description="a topic UUID or Topic id")],
+    as_of: Annotated[
+        datetime | None, Query(alias="asOf", description="an instant with its offset")
+    ] = None,
+) -> dict[str, Any]:
+    require_audit_role(principal)
+    tid = parse_topic_id(topic_id, "topic_id")
+    with state.reads.connection() as conn:
+        if queries.topic(conn, principal.unit, str(tid)) is None:
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {tid} does not exist")
+        return topic_history(conn, state.runtime.app, tid, as_of).document()
