@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     _add_stream_commands(sub)
-    add_audit_parsers(sub)
+    _add_audit_commands(sub)
     token = sub.add_parser("token", help="bearer tokens for the API")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = token_sub.add_parser("issue", help="print a signed bearer token")
@@ -466,21 +466,14 @@ def build_parser() -> argparse.ArgumentParser:
     retry = proj_sub.add_parser("retry", help="re-apply dead-lettered events")
     retry.add_argument("name", nargs="?", help="one projection (default: all)")
     retry.set_defaults(func=cmd_projections_retry)
-    _add_audit_group(sub)
     return parser
 
 
-def _add_audit_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`linkage audit history|export`: the auditors' reads (infra.audit_cli), in the
-    `audit` group — joined if another part of the CLI created it already."""
+def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`linkage audit verify` (the hash chain) and `history` / `export` (infra.audit_cli)."""
     from infra.audit_cli import add_audit_read_parsers
 
-    audit = sub.choices.get("audit") or sub.add_parser("audit", help="audit the record")
-    groups = [a for a in audit._actions if isinstance(a, argparse._SubParsersAction)]
-    audit_sub = groups[0] if groups else None
-    if audit_sub is None:
-        audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    add_audit_read_parsers(audit_sub)
+    add_audit_read_parsers(add_audit_parsers(sub))
 
 
 def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

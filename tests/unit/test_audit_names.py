@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from infra.cli import _add_audit_group
+from infra.cli import build_parser
 from projections.audit import UnitNames, chunked, csv_lines, jsonl_lines
 
 JAN, MAR, JUN = (datetime(2026, m, 1, tzinfo=UTC) for m in (1, 3, 6))
@@ -45,15 +44,11 @@ def test_csv_and_jsonl_keep_chinese_and_nested_fields() -> None:
     assert b"".join(chunks).decode("utf-8") == line * 1000
 
 
-def test_the_audit_group_is_joined_when_another_part_of_the_cli_made_it() -> None:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    audit = sub.add_parser("audit")
-    audit_sub = audit.add_subparsers(dest="audit_command")
-    audit_sub.add_parser("verify")  # as `linkage audit verify` registers itself
-
-    _add_audit_group(sub)
-
-    assert set(audit_sub.choices) == {"verify", "history", "export"}
+def test_the_audit_group_holds_verify_history_and_export() -> None:
+    parser = build_parser()
     args = parser.parse_args(["audit", "export", "--unit", "62", "--format", "csv"])
     assert (args.unit, args.format, args.date_from) == ("62", "csv", None)
+    args = parser.parse_args(["audit", "verify", "--from", "5"])
+    assert args.start == 5
+    args = parser.parse_args(["audit", "history", "00000000-0000-0000-0000-000000000001"])
+    assert args.audit_command == "history"
