@@ -421,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     _add_stream_commands(sub)
+    _add_privacy_commands(sub)
     token = sub.add_parser("token", help="bearer tokens for the API")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = token_sub.add_parser("issue", help="print a signed bearer token")
@@ -474,6 +475,12 @@ def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     relay.set_defaults(func=cmd_relay)
     projector = sub.add_parser("projector", help="distributed: feed the read models from Kafka")
     projector.set_defaults(func=cmd_projector)
+
+
+def _add_privacy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.privacy import add_privacy_commands
+
+    add_privacy_commands(sub)
 
 
 KNOWN_FAILURES: tuple[type[Exception], ...] = (

@@ -20,6 +20,7 @@ from strawberry.fastapi import BaseContext
 
 from api.auth import Principal, UnauthenticatedError
 from api.errors import UnavailableError
+from api.personal import submitter_for
 from api.state import ApiState
 from domain.application import CommandResult
 from domain.errors import BadInputError
@@ -46,6 +47,7 @@ class Context(BaseContext):
         self.auth_error = auth_error
         self.now = datetime.now(UTC)  # one instant for the whole request
         self.units: DataLoader[str, UnitRow | None] = DataLoader(load_fn=self._load_units)
+        self._submitters: dict[str, dict[str, Any] | None] = {}
 
     # -- who asks ----------------------------------------------------------------------
 
@@ -79,6 +81,17 @@ class Context(BaseContext):
         if row is None:  # an unknown code stands alone, as the read models treat it
             return UnitRow(code, code, 0, None, (code,), False)
         return row
+
+    # -- personal data ---------------------------------------------------------------------
+
+    async def submitter(self, topic_id: str) -> dict[str, Any] | None:
+        """The topic's submitter as the viewer may see them (api.personal), once per request."""
+        if topic_id not in self._submitters:
+            viewer, runtime = self.viewer, self.state.runtime
+            self._submitters[topic_id] = await to_thread.run_sync(
+                lambda: submitter_for(runtime, viewer, topic_id)
+            )
+        return self._submitters[topic_id]
 
     # -- read your writes --------------------------------------------------------------
 
