@@ -63,6 +63,7 @@ def _awaiting_the_township(app: LinkageApp) -> uuid.UUID:
         category="环境卫生",
         source="HOTLINE_12345",
         location=VILLAGE,
+        submitter={"name": "赵大妈", "phone": "13800138000"},
     ).topic_id
     app.escalate_topic(VILLAGE_STAFF, drains, reason="需街道协调环卫所清掏")
     return drains
@@ -291,6 +292,20 @@ def test_a_township_accepts_a_transfer_from_its_inbox(demo: Demo, page: Page) ->
     expect(refusal).to_contain_text("DELEGATION_TARGET_NOT_DESCENDANT")
     expect(refusal).to_contain_text("620102")
     page.screenshot(path=screenshot_path("inbox-refused"), full_page=True)
+
+
+def test_only_the_owning_unit_sees_who_submitted_a_topic(demo: Demo, page: Page) -> None:
+    sign_in(page, demo.link(VILLAGE, Role.STAFF))  # the village still owns it
+    page.goto(f"{demo.live.url}/#/topic/{demo.drains}")
+    submitted = page.locator(".timeline li").first
+    expect(submitted).to_contain_text("提交人：赵大妈 13800138000")
+
+    sign_in(page, demo.link(TOWNSHIP, Role.STAFF))  # sees the topic, not the person
+    page.goto(f"{demo.live.url}/#/topic/{demo.drains}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("畅家巷8号楼化粪池外溢")
+    expect(submitted).to_contain_text("提交议题")
+    expect(submitted).not_to_contain_text("提交人")
+    expect(submitted).not_to_contain_text("赵大妈")
 
 
 def test_a_sibling_village_sees_none_of_it(demo: Demo, page: Page) -> None:

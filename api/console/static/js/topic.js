@@ -236,10 +236,17 @@ function detail(e) {
   return text && text !== e.reason ? h('div', { class: 'data' }, text) : null;
 }
 
+// name and phone reach only the owning unit's staff and leaders; others get null
+function submitter(s) {
+  if (!s) return '';
+  if (s.erased) return '提交人：已删除';
+  return `提交人：${[s.name, s.phone].filter(Boolean).join(' ')}`;
+}
+
 function summary(e) {
   const d = e.data || {};
   switch (e.type) {
-    case 'TopicSubmitted': return `${d.title || ''} · ${d.category || ''}`;
+    case 'TopicSubmitted': return [`${d.title || ''} · ${d.category || ''}`, submitter(d.submitter)].filter(Boolean).join(' · ');
     case 'EscalationRequested': case 'DelegationRequested': return d.to_unit ? `至 ${d.to_unit}` : '';
     case 'TaskAssigned': return `${d.handler || ''}：${d.requirement || ''}，期限 ${fmt.date(d.due)}`;
     case 'TaskCompleted': return d.result || '';
