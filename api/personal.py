@@ -28,6 +28,8 @@ def may_read_submitter(principal: Principal, owner: str) -> bool:
 
 def submitter_for(runtime: Runtime, principal: Principal, topic_id: str) -> dict[str, Any] | None:
     """The submitter of the topic as `principal` may see them: opened, or None."""
+    if not any(role in READING_ROLES for role in principal.roles):
+        return None  # no need to load the topic
     try:
         topic = runtime.app.get_topic(uuid.UUID(topic_id))
     except (NotFoundError, ValueError):
