@@ -1,6 +1,6 @@
 """What per-person keys cost (DESIGN §10): sealing, submitting, finding a person.
 
-    python -m bench.privacy [--submits 2000] [--topics 20000] [--home bench/.data/privacy]
+    python -m bench.privacy [--submits 2000] [--events 250000] [--home bench/.data/privacy]
 
 Measures on an embedded store (or LINKAGE_DATABASE_URL):
 
@@ -8,7 +8,8 @@ Measures on an embedded store (or LINKAGE_DATABASE_URL):
 * `submit_topic` through the application, one thread, without a submitter and with
   one (a different person each time: a new key row each), commands/s;
 * the scan `linkage privacy find` / `erase` make over the notification log to name a
-  person's topics, events/s, on a store filled with simulated topics.
+  person's topics, events/s, on a store filled with simulated topics up to `--events`
+  (kept between runs).
 
 Results go to bench/results-privacy.json.
 """
@@ -34,12 +35,13 @@ from infra.units_import import GANSU, import_units
 
 VILLAGE = "620102001001"  # 畅家巷社区居委会
 CLEAR = {"name": "赵秀兰", "phone": "13800138000"}
+EVENTS_PER_TOPIC = 12  # about, for sizing the simulation
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submits", type=int, default=2000)
-    parser.add_argument("--topics", type=int, default=20_000, help="simulated topics to scan")
+    parser.add_argument("--events", type=int, default=250_000, help="store size to scan")
     parser.add_argument("--home", default="bench/.data/privacy")
     args = parser.parse_args()
     os.environ.setdefault("LINKAGE_HOME", args.home)
@@ -52,8 +54,8 @@ def main() -> None:
         if runtime.units_view.count() == 0:
             import_units(runtime, GANSU)
         results.update(_submit_rates(runtime, args.submits))
-        _fill(runtime, args.topics)
-        results.update(_scan_rate(runtime))
+        _fill(runtime, args.events)
+        results.update(_scan_rate(runtime, str(results["scan_for_phone"])))
     Path("bench/results-privacy.json").write_text(json.dumps(results, indent=2) + "\n")
     for key, value in results.items():
         print(f"{key:<34} {value}")
@@ -71,13 +73,15 @@ def _crypto_rates(n: int) -> dict[str, int]:
     return {"seal_per_s": round(n / sealing), "open_per_s": round(n / opening)}
 
 
-def _submit_rates(runtime: Runtime, n: int) -> dict[str, int]:
+def _submit_rates(runtime: Runtime, n: int) -> dict[str, object]:
     staff = Actor("bench", VILLAGE, Role.STAFF)
     rates = {}
+    base = runtime.app.head_position()  # a new person for every submission, run after run
     for label, with_submitter in (("plain", False), ("with_submitter", True)):
         start = time.perf_counter()
         for i in tqdm(range(n), desc=f"submit {label}", unit=" commands"):
-            submitter = {"name": f"居民{i}", "phone": f"139{i:08d}"} if with_submitter else None
+            phone = f"{base + i:011d}"
+            submitter = {"name": f"居民{i}", "phone": phone} if with_submitter else None
             runtime.app.submit_topic(
                 staff,
                 title="畅家巷6号楼二次供水水压不足",
@@ -88,18 +92,23 @@ def _submit_rates(runtime: Runtime, n: int) -> dict[str, int]:
                 submitter=submitter,
             )
         rates[f"submit_{label}_per_s"] = round(n / (time.perf_counter() - start))
+    rates["scan_for_phone"] = f"{base:011d}"
     return rates
 
 
-def _fill(runtime: Runtime, topics: int) -> None:
+def _fill(runtime: Runtime, events: int) -> None:
+    missing = events - runtime.app.head_position()
+    if missing <= 0:
+        return
+    topics = missing // EVENTS_PER_TOPIC + 1
     places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
     simulator = Simulator(runtime.app, runtime.units, places, seed=1, batch=500)
     with tqdm(total=topics, desc="simulating", unit=" topics") as bar:
         simulator.run(topics, bar.update)
 
 
-def _scan_rate(runtime: Runtime) -> dict[str, int]:
-    person = runtime.vault.person_id(None, "13900000007")
+def _scan_rate(runtime: Runtime, phone: str) -> dict[str, int]:
+    person = runtime.vault.person_id(None, phone)
     head = runtime.app.head_position()
     start = time.perf_counter()
     found = submitted_events_of(runtime.app, person)

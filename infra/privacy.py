@@ -166,11 +166,14 @@ class PersonalDataVault:
         " ON privacy_keys (person_id) WHERE erased_at IS NULL",
         "CREATE INDEX IF NOT EXISTS privacy_keys_person_idx ON privacy_keys (person_id)",
     )
-    # One statement: the new key, or (when the person has one) the existing live key.
+    # One autocommitted statement: the new key, or the person's live key if they have
+    # one. Its commit does not wait for the WAL flush (`cfg`): the event that uses the
+    # key commits after it, synchronously, and flushing that WAL flushes this too.
     LIVE_KEY = (
-        "WITH made AS (INSERT INTO privacy_keys (key_id, person_id, key) VALUES (%s, %s, %s)"
+        "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true)),"
+        " made AS (INSERT INTO privacy_keys (key_id, person_id, key) VALUES (%s, %s, %s)"
         " ON CONFLICT (person_id) WHERE erased_at IS NULL DO NOTHING RETURNING key_id, key)"
-        " SELECT key_id, key FROM made"
+        " SELECT key_id, key FROM made, cfg"
         " UNION ALL SELECT key_id, key FROM privacy_keys"
         " WHERE person_id = %s AND erased_at IS NULL LIMIT 1"
     )
@@ -212,12 +215,9 @@ class PersonalDataVault:
 
     def _live_key(self, person: str) -> tuple[str, bytes]:
         for _ in range(3):  # a racing first submission of the same person: read it next time
-            with self.datastore.transaction(commit=True) as curs:
-                # No wait for the WAL flush here: the event that uses the key commits
-                # after it, synchronously, and flushing its WAL flushes this one too.
-                curs.execute("SET LOCAL synchronous_commit = off")
-                curs.execute(self.LIVE_KEY, (uuid.uuid4(), person, new_key(), person))
-                row = curs.fetchone()
+            with self.datastore.get_connection() as conn:  # autocommit
+                params = (uuid.uuid4(), person, new_key(), person)
+                row = conn.execute(self.LIVE_KEY, params).fetchone()
             if row is not None:
                 return str(row["key_id"]), bytes(row["key"])
         raise RuntimeError(f"no live key for person {person} after three tries")
@@ -300,7 +300,7 @@ def add_privacy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     actions = privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     find = actions.add_parser("find", help="the person id of a phone or name, and their topics")
     find.add_argument("--phone", help="the submitter's phone, as they give it")
-    find.add_argument("--name", help="the submitter's name (when they gave no phone)")
+    find.add_argument("--name", help="the name, for a submitter who gave no phone")
     find.set_defaults(func=cmd_privacy_find)
     erase = actions.add_parser(
         "erase", help="destroy a person's key: name and phone unreadable, history intact"
