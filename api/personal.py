@@ -7,6 +7,9 @@ topic passed through, co-organisers, handling departments (承办单位 act thro
 owner), members, auditors (they replay decisions, not contacts) or intake
 integrations: they see `submitter: null`. Once the person is erased, the owner sees
 `{"personId", "name": null, "phone": null, "erased": true}` (the console shows 已删除).
+
+The owner comes from the topics read model (as every other access decision of the
+API); the sealed submitter from the topic's first event alone, not a replay.
 """
 
 from __future__ import annotations
@@ -15,25 +18,34 @@ import uuid
 from typing import Any
 
 from api.auth import Principal
-from domain.errors import NotFoundError
-from domain.topic import Role
+from domain.topic import Role, SealedSubmitter
 from infra.bootstrap import Runtime
 
 READING_ROLES = frozenset({Role.STAFF, Role.LEADER})
 
 
+def may_read_submitters(principal: Principal) -> bool:
+    """Whether the token has a role that reads submitters at all."""
+    return any(role in READING_ROLES for role in principal.roles)
+
+
 def may_read_submitter(principal: Principal, owner: str) -> bool:
-    return principal.unit == owner and any(role in READING_ROLES for role in principal.roles)
+    return principal.unit == owner and may_read_submitters(principal)
 
 
-def submitter_for(runtime: Runtime, principal: Principal, topic_id: str) -> dict[str, Any] | None:
-    """The submitter of the topic as `principal` may see them: opened, or None."""
-    if not any(role in READING_ROLES for role in principal.roles):
-        return None  # no need to load the topic
+def sealed_submitter(runtime: Runtime, topic_id: str) -> SealedSubmitter | None:
+    """The sealed submitter recorded by the topic's TopicSubmitted (version 1)."""
     try:
-        topic = runtime.app.get_topic(uuid.UUID(topic_id))
-    except (NotFoundError, ValueError):
+        tid = uuid.UUID(topic_id)
+    except ValueError:
         return None
-    if topic.submitter is None or not may_read_submitter(principal, topic.owner):
-        return None
-    return runtime.vault.open(topic.submitter).as_json()
+    for event in runtime.app.events.get(tid, lte=1):
+        sealed: SealedSubmitter | None = getattr(event, "submitter", None)
+        return sealed
+    return None
+
+
+def open_submitter(runtime: Runtime, topic_id: str) -> dict[str, Any] | None:
+    """The topic's submitter opened with their key (or marked erased); None if none."""
+    sealed = sealed_submitter(runtime, topic_id)
+    return None if sealed is None else runtime.vault.open(sealed).as_json()

@@ -227,9 +227,9 @@ class PersonalDataVault:
         ids = sorted({s["key_id"] for s in sealed})
         keys: dict[str, bytes | None] = {}
         if ids:
-            with self.datastore.transaction(commit=False) as curs:
-                curs.execute(self.KEYS_BY_ID, ([uuid.UUID(i) for i in ids],))
-                for row in curs.fetchall():
+            with self.datastore.get_connection() as conn:  # autocommit: one round trip
+                rows = conn.execute(self.KEYS_BY_ID, ([uuid.UUID(i) for i in ids],)).fetchall()
+                for row in rows:
                     key = row["key"]
                     keys[str(row["key_id"])] = None if key is None else bytes(key)
         return [self._open(s, keys.get(s["key_id"])) for s in sealed]
@@ -352,8 +352,11 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
 def _scan(app: Any, person: str, what: str) -> list[Topic.TopicSubmitted]:
     from tqdm import tqdm
 
-    with tqdm(total=app.head_position(), desc=what, unit=" events", leave=False) as bar:
-        return submitted_events_of(app, person, bar.update)
+    head: int = app.head_position()
+    with tqdm(total=head, desc=what, unit=" events", leave=False) as bar:
+        found = submitted_events_of(app, person, bar.update)
+        bar.update(max(0, head - bar.n))  # the log's tail held no submission
+        return found
 
 
 def _print_keys(keys: Iterable[PersonKey]) -> None:

@@ -20,7 +20,7 @@ from strawberry.fastapi import BaseContext
 
 from api.auth import Principal, UnauthenticatedError
 from api.errors import UnavailableError
-from api.personal import submitter_for
+from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
 from domain.application import CommandResult
 from domain.errors import BadInputError
@@ -87,11 +87,17 @@ class Context(BaseContext):
     async def submitter(self, topic_id: str) -> dict[str, Any] | None:
         """The topic's submitter as the viewer may see them (api.personal), once per request."""
         if topic_id not in self._submitters:
-            viewer, runtime = self.viewer, self.state.runtime
-            self._submitters[topic_id] = await to_thread.run_sync(
-                lambda: submitter_for(runtime, viewer, topic_id)
-            )
+            self._submitters[topic_id] = await self._submitter(topic_id)
         return self._submitters[topic_id]
+
+    async def _submitter(self, topic_id: str) -> dict[str, Any] | None:
+        viewer, runtime = self.viewer, self.state.runtime
+        if not may_read_submitters(viewer):
+            return None
+        row = await self.db(lambda conn: queries.topic(conn, viewer.unit, topic_id))
+        if row is None or not may_read_submitter(viewer, row.owner):
+            return None
+        return await to_thread.run_sync(lambda: open_submitter(runtime, topic_id))
 
     # -- read your writes --------------------------------------------------------------
 

@@ -37,10 +37,14 @@ const MAX_EVENTS = 1000; // a topic's history is tens of events; this bounds a r
 
 export async function renderTopic(ctx, id, consistentWith = null) {
   const { main } = ctx;
-  // both at once; a topic out of sight reads as null, and its timeline as NOT_FOUND
+  // both at once; a topic out of sight reads as null, and its timeline as NOT_FOUND.
+  // After a command the timeline waits for the topic, whose consistentWith waits for
+  // the read models to hold the command (the timeline query takes no consistentWith).
+  const asked = gql(TOPIC, { id, consistentWith });
+  const ready = consistentWith === null ? Promise.resolve() : asked;
   const [{ topic }, events] = await Promise.all([
-    gql(TOPIC, { id, consistentWith }),
-    timeline(id).catch((err) => (err.code === 'NOT_FOUND' ? [] : Promise.reject(err))),
+    asked,
+    ready.then(() => timeline(id)).catch((err) => (err.code === 'NOT_FOUND' ? [] : Promise.reject(err))),
   ]);
   if (!topic) {
     clear(main, h('h1', {}, '议题不存在'),
