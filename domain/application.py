@@ -13,14 +13,21 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypedDict, Unpack, cast
+from typing import Any, ClassVar, Protocol, TypedDict, Unpack, cast
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.errors import ConflictError, NotFoundError
-from domain.topic import Actor, Topic, check_time, external_ref_id
+from domain.errors import BadInputError, ConflictError, NotFoundError
+from domain.topic import (
+    Actor,
+    SealedSubmitter,
+    Topic,
+    check_time,
+    clean_submitter,
+    external_ref_id,
+)
 from domain.units import HierarchyChanges, UnitDirectory, UnitImport, is_within
 
 COMMAND_RETRIES = 5
@@ -79,15 +86,39 @@ def history_entry(event: Aggregate.Event) -> HistoryEntry:
     )
 
 
+class SubmitterVault(Protocol):
+    """Where submitters' keys live: seals a name and phone with that person's key."""
+
+    def seal(self, submitter: dict[str, str]) -> SealedSubmitter: ...
+
+
+class NoVault:
+    """An application without a key store refuses personal data rather than keep it clear."""
+
+    def seal(self, submitter: dict[str, str]) -> SealedSubmitter:
+        raise BadInputError(
+            "PERSONAL_DATA_UNAVAILABLE",
+            "this application has no key store for personal data: "
+            "the submitter's name and phone cannot be recorded",
+        )
+
+
 class LinkageApp(Application[uuid.UUID]):
     """The topic and hierarchy use cases over one event store."""
 
     name = "linkage"
     env: ClassVar[dict[str, str]] = {"ORIGINATOR_ID_TYPE": "uuid"}
 
-    def __init__(self, env: dict[str, str] | None = None, *, units: UnitDirectory) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        units: UnitDirectory,
+        vault: SubmitterVault | None = None,
+    ) -> None:
         super().__init__(env)
         self.units = units
+        self.vault: SubmitterVault = vault or NoVault()
 
     # -- reads -----------------------------------------------------------------------
 
@@ -144,6 +175,9 @@ class LinkageApp(Application[uuid.UUID]):
         at: datetime | None = None,
         topic_id: uuid.UUID | None = None,
     ) -> CommandResult:
+        # Personal data is sealed with the person's own key before it reaches the event.
+        clear = clean_submitter(submitter)
+        sealed = self.vault.seal(clear) if clear else None
         # The command is validated first: a re-submission is answered as a duplicate
         # only when it would itself be accepted (right role, place within reach).
         topic = Topic.submit(
@@ -154,7 +188,7 @@ class LinkageApp(Application[uuid.UUID]):
             category=category,
             source=source,
             location=location,
-            submitter=submitter,
+            submitter=sealed,
             external_ref=external_ref,
             attachments=attachments,
             at=at,

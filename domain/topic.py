@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from eventsourcing.domain import Aggregate
 
@@ -109,6 +109,19 @@ COMMENTING_ROLES = frozenset({Role.STAFF, Role.LEADER, Role.HANDLER, Role.MEMBER
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 MAX_SHORT = 500
+
+
+class SealedSubmitter(TypedDict):
+    """A submitter's name and phone as the event stores them (PIPL, DESIGN §10): the
+    pseudonymous person id, the id of that person's key, and the AES-GCM ciphertext.
+    Destroying the key (crypto-shredding) erases the person without touching events."""
+
+    person_id: str
+    key_id: str
+    sealed: str
+
+
+SEALED_FIELDS = frozenset(SealedSubmitter.__annotations__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +276,7 @@ class Topic(Aggregate):
         category: str
         source: str
         location: str
-        submitter: dict[str, str] | None
+        submitter: SealedSubmitter | None
         external_ref: str | None
         attachments: list[str]
         actor: dict[str, str]
@@ -275,7 +288,7 @@ class Topic(Aggregate):
         category: str,
         source: str,
         location: str,
-        submitter: dict[str, str] | None,
+        submitter: SealedSubmitter | None,
         external_ref: str | None,
         attachments: list[str],
         actor: dict[str, str],
@@ -475,7 +488,7 @@ class Topic(Aggregate):
         category: str,
         source: str,
         location: str,
-        submitter: dict[str, str] | None = None,
+        submitter: SealedSubmitter | None = None,
         external_ref: str | None = None,
         attachments: list[str] | None = None,
         at: datetime | None = None,
@@ -507,7 +520,7 @@ class Topic(Aggregate):
             category=check_text(category, "category", limit=100),
             source=parse_enum(Source, source, "source").value,
             location=place.code,
-            submitter=_clean_submitter(submitter),
+            submitter=_check_sealed(submitter),
             external_ref=ref,
             attachments=[check_text(a, "attachment", limit=MAX_SHORT) for a in attachments or []],
             actor=actor.as_dict(),
@@ -1380,7 +1393,8 @@ def _participant(data: dict[str, str | None]) -> dict[str, str | None]:
     }
 
 
-def _clean_submitter(submitter: dict[str, str] | None) -> dict[str, str] | None:
+def clean_submitter(submitter: dict[str, str] | None) -> dict[str, str] | None:
+    """The submitter's name and phone, checked, before they are sealed; None if empty."""
     if not submitter:
         return None
     cleaned = {
@@ -1388,6 +1402,22 @@ def _clean_submitter(submitter: dict[str, str] | None) -> dict[str, str] | None:
         for key in ("name", "phone")
     }
     return {k: v for k, v in cleaned.items() if v} or None
+
+
+def _check_sealed(submitter: SealedSubmitter | None) -> SealedSubmitter | None:
+    """Personal data enters the event only sealed (person id, key id, ciphertext)."""
+    if not submitter:
+        return None
+    fields = set(submitter)
+    if fields != SEALED_FIELDS or not all(isinstance(v, str) and v for v in submitter.values()):
+        raise BadInputError(
+            "SUBMITTER_NOT_SEALED",
+            "a submitter is recorded only sealed with a per-person key "
+            f"({', '.join(sorted(SEALED_FIELDS))}), not with the fields {sorted(fields)}",
+        )
+    return SealedSubmitter(
+        person_id=submitter["person_id"], key_id=submitter["key_id"], sealed=submitter["sealed"]
+    )
 
 
 def _plain(obj: Any) -> dict[str, Any]:

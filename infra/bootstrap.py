@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from domain.application import LinkageApp
 from infra.database import Database, open_database
+from infra.privacy import PersonalDataVault
 from infra.settings import Settings
 from projections.base import View
 from projections.runner import ProjectionRunner
@@ -26,6 +28,7 @@ class Runtime:
     app: LinkageApp
     units_view: UnitsView
     units: CachedUnitDirectory
+    vault: PersonalDataVault
     _closed: bool = field(default=False, repr=False)
 
     @cached_property
@@ -58,6 +61,7 @@ class Runtime:
                     view.datastore.close()
             self.app.close()
             self.units_view.datastore.close()
+            self.vault.close()
 
     def __enter__(self) -> Runtime:
         return self
@@ -81,8 +85,22 @@ def build_runtime(
     units_view = UnitsView(database.datastore())
     units_view.create_table()
     units = CachedUnitDirectory(units_view)
-    app = LinkageApp(env=database.eventsourcing_env(pool_size), units=units)
-    return Runtime(settings or Settings.from_env(), database, app, units_view, units)
+    settings = settings or Settings.from_env()
+    vault = PersonalDataVault(database.datastore(), _secret_of(settings))
+    vault.create_table()
+    app = LinkageApp(env=database.eventsourcing_env(pool_size), units=units, vault=vault)
+    return Runtime(settings, database, app, units_view, units, vault)
+
+
+def _secret_of(settings: Settings) -> Callable[[], str]:
+    """The deployment secret, read when first needed (person ids are keyed with it)."""
+
+    def secret() -> str:
+        from api.auth import signing_secret
+
+        return signing_secret(settings)
+
+    return secret
 
 
 def bootstrap(settings: Settings | None = None, pool_size: int = 5) -> Runtime:

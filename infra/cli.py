@@ -422,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_stream_commands(sub)
     _add_audit_commands(sub)
+    _add_privacy_commands(sub)
     token = sub.add_parser("token", help="bearer tokens for the API")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = token_sub.add_parser("issue", help="print a signed bearer token")
@@ -435,16 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--ttl", default="8h", help="lifetime: 90s, 30m, 8h, 7d (default 8h)")
     issue.set_defaults(func=cmd_token_issue)
 
-    units = sub.add_parser("units", help="the five-level hierarchy")
-    units_sub = units.add_subparsers(dest="units_command", required=True, metavar="ACTION")
-    imp = units_sub.add_parser("import", help="import divisions in the divisions-2023 format")
-    imp.add_argument("path", help="folder with provinces.csv … villages.csv(.gz)")
-    imp.add_argument("--province", help="import only this province (2-digit code)")
-    imp.add_argument("--quiet", action="store_true", help="no progress bars")
-    imp.set_defaults(func=cmd_units_import)
-    show = units_sub.add_parser("show", help="a unit and its ancestors")
-    show.add_argument("code")
-    show.set_defaults(func=cmd_units_show)
+    _add_units_commands(sub)
     simulate = sub.add_parser("simulate", help="realistic topic traffic through the domain")
     simulate.add_argument("--province", required=True, help="2-digit province code, e.g. 62")
     simulate.add_argument("--topics", type=_positive, required=True)
@@ -467,6 +459,19 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("name", nargs="?", help="one projection (default: all)")
     retry.set_defaults(func=cmd_projections_retry)
     return parser
+
+
+def _add_units_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    units = sub.add_parser("units", help="the five-level hierarchy")
+    units_sub = units.add_subparsers(dest="units_command", required=True, metavar="ACTION")
+    imp = units_sub.add_parser("import", help="import divisions in the divisions-2023 format")
+    imp.add_argument("path", help="folder with provinces.csv … villages.csv(.gz)")
+    imp.add_argument("--province", help="import only this province (2-digit code)")
+    imp.add_argument("--quiet", action="store_true", help="no progress bars")
+    imp.set_defaults(func=cmd_units_import)
+    show = units_sub.add_parser("show", help="a unit and its ancestors")
+    show.add_argument("code")
+    show.set_defaults(func=cmd_units_show)
 
 
 def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -527,6 +532,12 @@ def add_audit_parsers(
     )
     verify.set_defaults(func=cmd_audit_verify)
     return audit_sub
+
+
+def _add_privacy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infra.privacy import add_privacy_commands
+
+    add_privacy_commands(sub)
 
 
 KNOWN_FAILURES: tuple[type[Exception], ...] = (

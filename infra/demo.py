@@ -65,6 +65,7 @@ def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
         category="供水",
         source="HOTLINE_12345",
         location=VILLAGE,
+        submitter={"name": "赵大妈", "phone": "13800000000"},  # sealed with her own key
         at=day(0),
         external_ref=DEMO_REF + "water-pressure",
     )
@@ -140,7 +141,9 @@ def _detail(e: HistoryEntry) -> str:
     d = e.data
     match e.type:
         case "TopicSubmitted":
-            return f"{d['title']} · {d['category']} · {d['source']}"
+            sealed = d.get("submitter")
+            person = f" · submitter {sealed['person_id']} (sealed)" if sealed else ""
+            return f"{d['title']} · {d['category']} · {d['source']}{person}"
         case "DeliberationScheduled":
             kinds = sorted({p["kind"] for p in d["participants"]})
             return f"{d['place']} {d['scheduled_at']:%Y-%m-%d} · 4+X: {', '.join(kinds)}"

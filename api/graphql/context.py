@@ -21,6 +21,7 @@ from strawberry.fastapi import BaseContext
 
 from api.auth import Principal, UnauthenticatedError
 from api.errors import UnavailableError
+from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
 from domain.application import CommandResult, LinkageApp
 from domain.errors import BadInputError
@@ -48,6 +49,7 @@ class Context(BaseContext):
         self.auth_error = auth_error
         self.now = datetime.now(UTC)  # one instant for the whole request
         self.units: DataLoader[str, UnitRow | None] = DataLoader(load_fn=self._load_units)
+        self._submitters: dict[str, dict[str, Any] | None] = {}
 
     # -- who asks ----------------------------------------------------------------------
 
@@ -81,6 +83,23 @@ class Context(BaseContext):
         if row is None:  # an unknown code stands alone, as the read models treat it
             return UnitRow(code, code, 0, None, (code,), False)
         return row
+
+    # -- personal data ---------------------------------------------------------------------
+
+    async def submitter(self, topic_id: str) -> dict[str, Any] | None:
+        """The topic's submitter as the viewer may see them (api.personal), once per request."""
+        if topic_id not in self._submitters:
+            self._submitters[topic_id] = await self._submitter(topic_id)
+        return self._submitters[topic_id]
+
+    async def _submitter(self, topic_id: str) -> dict[str, Any] | None:
+        viewer, runtime = self.viewer, self.state.runtime
+        if not may_read_submitters(viewer):
+            return None
+        row = await self.db(lambda conn: queries.topic(conn, viewer.unit, topic_id))
+        if row is None or not may_read_submitter(viewer, row.owner):
+            return None
+        return await to_thread.run_sync(lambda: open_submitter(runtime, topic_id))
 
     # -- read your writes --------------------------------------------------------------
 

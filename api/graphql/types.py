@@ -410,9 +410,12 @@ class Event:
     def reason(self) -> str | None:
         return self.row.reason
 
-    @strawberry.field
-    def data(self) -> JSON:
-        return cast(JSON, self.row.data)
+    @strawberry.field  # TopicSubmitted's `submitter`: see api.personal for who reads it
+    async def data(self, info: Ctx) -> JSON:
+        if self.row.type != "TopicSubmitted":
+            return cast(JSON, self.row.data)
+        submitter = await info.context.submitter(self.row.topic_id)
+        return cast(JSON, {**self.row.data, "submitter": submitter})
 
 
 @strawberry.type

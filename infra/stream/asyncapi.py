@@ -34,6 +34,15 @@ def json_schema(hint: Any) -> dict[str, Any]:
         return {"type": "integer"}
     if hint is datetime:
         return {"type": "string", "format": "date-time"}
+    if typing.is_typeddict(hint):
+        fields = typing.get_type_hints(hint)
+        return {
+            "type": "object",
+            "description": " ".join((hint.__doc__ or "").split()),
+            "properties": {name: json_schema(h) for name, h in fields.items()},
+            "required": sorted(fields),
+            "additionalProperties": False,
+        }
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [json_schema(a) for a in args]}

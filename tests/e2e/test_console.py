@@ -82,6 +82,7 @@ def _overdue_after_escalation(app: LinkageApp) -> uuid.UUID:
         category="市政设施",
         source="GRID",
         location=VILLAGE,
+        submitter={"name": "赵大妈", "phone": "13800138000"},
         at=day(0),
     ).topic_id
     app.escalate_topic(VILLAGE_STAFF, lamps, reason="路灯由街道统一维护", at=day(1))
@@ -291,6 +292,20 @@ def test_a_township_accepts_a_transfer_from_its_inbox(demo: Demo, page: Page) ->
     expect(refusal).to_contain_text("DELEGATION_TARGET_NOT_DESCENDANT")
     expect(refusal).to_contain_text("620102")
     page.screenshot(path=screenshot_path("inbox-refused"), full_page=True)
+
+
+def test_only_the_owning_unit_sees_who_submitted_a_topic(demo: Demo, page: Page) -> None:
+    sign_in(page, demo.link(TOWNSHIP, Role.STAFF))  # the lamps' owner since day 2
+    page.goto(f"{demo.live.url}/#/topic/{demo.lamps}")
+    submitted = page.locator(".timeline li").first
+    expect(submitted).to_contain_text("提交人：赵大妈 13800138000")
+
+    sign_in(page, demo.link(VILLAGE, Role.STAFF))  # submitted it, handles its task: no
+    page.goto(f"{demo.live.url}/#/topic/{demo.lamps}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("畅家巷背街路灯不亮")
+    expect(submitted).to_contain_text("提交议题")
+    expect(submitted).not_to_contain_text("提交人")
+    expect(submitted).not_to_contain_text("赵大妈")
 
 
 def test_a_sibling_village_sees_none_of_it(demo: Demo, page: Page) -> None:

@@ -37,10 +37,14 @@ const MAX_EVENTS = 1000; // a topic's history is tens of events; this bounds a r
 
 export async function renderTopic(ctx, id, consistentWith = null) {
   const { main } = ctx;
-  // both at once; a topic out of sight reads as null, and its timeline as NOT_FOUND
+  // both at once; a topic out of sight reads as null, and its timeline as NOT_FOUND.
+  // After a command the timeline waits for the topic, whose consistentWith waits for
+  // the read models to hold the command (the timeline query takes no consistentWith).
+  const asked = gql(TOPIC, { id, consistentWith });
+  const ready = consistentWith === null ? Promise.resolve() : asked;
   const [{ topic }, events] = await Promise.all([
-    gql(TOPIC, { id, consistentWith }),
-    timeline(id).catch((err) => (err.code === 'NOT_FOUND' ? [] : Promise.reject(err))),
+    asked,
+    ready.then(() => timeline(id)).catch((err) => (err.code === 'NOT_FOUND' ? [] : Promise.reject(err))),
   ]);
   if (!topic) {
     clear(main, h('h1', {}, '议题不存在'),
@@ -236,10 +240,17 @@ function detail(e) {
   return text && text !== e.reason ? h('div', { class: 'data' }, text) : null;
 }
 
+// name and phone reach only the owning unit's staff and leaders; others get null
+function submitter(s) {
+  if (!s) return '';
+  if (s.erased) return '提交人：已删除';
+  return `提交人：${[s.name, s.phone].filter(Boolean).join(' ')}`;
+}
+
 function summary(e) {
   const d = e.data || {};
   switch (e.type) {
-    case 'TopicSubmitted': return `${d.title || ''} · ${d.category || ''}`;
+    case 'TopicSubmitted': return [`${d.title || ''} · ${d.category || ''}`, submitter(d.submitter)].filter(Boolean).join(' · ');
     case 'EscalationRequested': case 'DelegationRequested': return d.to_unit ? `至 ${d.to_unit}` : '';
     case 'TaskAssigned': return `${d.handler || ''}：${d.requirement || ''}，期限 ${fmt.date(d.due)}`;
     case 'TaskCompleted': return d.result || '';
