@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -164,13 +166,20 @@ def signing_secret(settings: Settings) -> str:
         )
     path = settings.home / "secret"
     if not path.exists():
-        _write_private(path, secrets.token_urlsafe(48))
+        _create_private(path, secrets.token_urlsafe(48))
     return path.read_text(encoding="utf-8").strip()
 
 
-def _write_private(path: Path, text: str) -> None:
+def _create_private(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0600) unless it exists: the first of racing callers —
+    threads or processes — wins, and every caller then reads the same key."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     temporary.touch(mode=0o600)
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.link(temporary, path)  # atomic, and never replaces an existing key
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)

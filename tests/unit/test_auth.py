@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,3 +217,18 @@ def test_distributed_mode_without_linkage_secret_fails_naming_it(tmp_path: Path)
     with pytest.raises(SettingsError, match="LINKAGE_SECRET is required"):
         signing_secret(settings)
     assert not (tmp_path / "secret").exists()
+
+
+def test_racing_first_uses_of_the_embedded_key_all_get_the_same_key(tmp_path: Path) -> None:
+    settings = Settings.from_env({"LINKAGE_HOME": str(tmp_path / "home")})
+    start = threading.Barrier(16)
+
+    def first_use(_: int) -> str:
+        start.wait()  # all at once, on a home with no key yet
+        return signing_secret(settings)
+
+    with ThreadPoolExecutor(16) as pool:
+        keys = set(pool.map(first_use, range(16)))
+    assert len(keys) == 1
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == ["secret"]
+    assert stat.S_IMODE((tmp_path / "home" / "secret").stat().st_mode) == 0o600
