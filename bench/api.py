@@ -70,16 +70,36 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reads", type=int, default=200, help="requests per P5 read")
     args = parser.parse_args()
-    home = Path(args.home).resolve()
+    results = run(Path(args.home), args.clients, args.seconds, args.workers, args.reads)
+    Path("bench/results-api.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+def run(
+    home: Path,
+    clients: int = 32,
+    seconds: float = 20.0,
+    workers: int = 2,
+    reads: int = 200,
+    *,
+    commands: bool = True,
+) -> dict[str, Any]:
+    """P1 (unless `commands` is false: P5 only) and P5 against `linkage serve` on the
+    store in `home`; `reads` 0 leaves P5 out."""
+    home = home.resolve()
     settings = Settings.from_env({"LINKAGE_HOME": str(home)})
     database = start_embedded(home / "pgdata")
     tokens = TokenService(signing_secret(settings))
-    villages, topic_id, events, topics = _pick(database.conninfo, args.clients)
+    villages, topic_id, events, topics = _pick(database.conninfo, clients)
     port = _free_port()
     env = {**os.environ, "LINKAGE_HOME": str(home)}
+    env.pop("LINKAGE_DATABASE_URL", None)
+    env.pop("LINKAGE_KAFKA_BOOTSTRAP", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
-         "--workers", str(args.workers)],
+         "--workers", str(workers)],
         env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -88,24 +108,22 @@ def main() -> None:
         results: dict[str, Any] = {
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, {_memory()}",
             "store": {"topics": topics, "events": _head(database.conninfo)},
-            "server": f"linkage serve --workers {args.workers} (uvicorn), projections in-process",
+            "server": f"linkage serve --workers {workers} (uvicorn), projections in-process",
         }
-        results["P1"] = asyncio.run(_commands(url, tokens, villages, args.clients, args.seconds))
-        province = tokens.issue("62", [Role.STAFF, Role.LEADER])
-        results["P5"] = {
-            "inbox_page_50": _reads(url, province, INBOX, {}, args.reads),
-            "province_stats": _reads(url, province, STATS, {}, args.reads),
-            f"topic_with_{min(events, 50)}_events": _reads(
-                url, province, TOPIC, {"id": topic_id}, args.reads
-            ),
-        }
+        if commands:
+            results["P1"] = asyncio.run(_commands(url, tokens, villages, clients, seconds))
+        if reads:
+            province = tokens.issue("62", [Role.STAFF, Role.LEADER])
+            results["P5"] = {
+                "inbox_page_50": _reads(url, province, INBOX, {}, reads),
+                "province_stats": _reads(url, province, STATS, {}, reads),
+                "topic_timeline_50": _reads(url, province, TOPIC, {"id": topic_id}, reads),
+                "topic_events": events,
+            }
     finally:
         server.terminate()
         server.wait(30)
-    Path("bench/results-api.json").write_text(
-        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    print(json.dumps(results, indent=2, ensure_ascii=False))
+    return results
 
 
 async def _commands(
