@@ -174,6 +174,12 @@ def _lag(context: Context) -> dict[str, Any]:
     return result
 
 
+def reference_kafka(context: Context) -> dict[str, Any]:
+    from bench.reference import kafka_produce
+
+    return kafka_produce(_broker(context).bootstrap, context.size("reference_seconds"))
+
+
 def p4_relay(context: Context) -> dict[str, Any]:
     from bench.relay import relay_throughput
 
@@ -273,9 +279,12 @@ REGISTRY: list[Measurement] = [
            rate("P2", "bulk intake (batch API)", "events/s",
                 search("events_per_s", "api_events_per_s", "http_events_per_s"), 20_000,
                 reference="R1")),
+    ours("R4", "reference_kafka",
+         rate("R4", "kafka-python produce, relay's settings", "messages/s",
+              number("messages_per_s"))),
     ours("P4", "p4_relay",
          rate("P4 relay", "relay to Kafka", "events/s", number("throughput.events_per_s"),
-              20_000),
+              20_000, reference="R4"),
          ceiling("P4 lag", "end-to-end lag p99 under P1 load", "ms", number("lag.p99_lag_ms"),
                  1_000)),
     ours("M", "m_memory",

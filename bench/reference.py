@@ -5,7 +5,9 @@ same run on the same PostgreSQL server (DESIGN §9 quotes them for this machine)
   what one connection can commit per second at all;
 * raw eventsourcing: a trivial aggregate created and saved, one per transaction,
   through the library's own PostgreSQL application recorder — the floor under any
-  command of ours.
+  command of ours;
+* raw kafka-python: keyed messages of an event's size produced to the broker with
+  the relay's producer settings (`acks=all`, idempotent) — the ceiling of the relay.
 
 Both run in a scratch database (`bench_reference`), created afresh each time.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +99,38 @@ def eventsourcing_saves(database: Database, seconds: float) -> dict[str, Any]:
         "seconds": round(elapsed, 1),
         "saves_per_s": round(saved / elapsed),
         "notes": ["1 thread, eventsourcing's PostgresApplicationRecorder, one save per commit"],
+    }
+
+
+def kafka_produce(bootstrap: str, seconds: float, partitions: int = 6) -> dict[str, Any]:
+    """Keyed messages of ~600 bytes to a fresh topic, flushed (acknowledged) every
+    5,000, with the relay's producer: messages/s."""
+    from kafka import KafkaProducer
+
+    from infra.stream.relay import ensure_topic, producer_config
+
+    topic = f"bench.reference.{uuid.uuid4().hex[:8]}"
+    ensure_topic(bootstrap, topic, partitions)
+    producer = KafkaProducer(**producer_config(bootstrap))
+    value = json.dumps({"type": "CommentAdded", "data": {"text": PAYLOAD * 2}}).encode()
+    try:
+        sent = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            for i in range(5_000):
+                producer.send(topic, key=f"topic-{sent + i}".encode(), value=value)
+            producer.flush(30)
+            sent += 5_000
+        elapsed = time.perf_counter() - started
+    finally:
+        producer.close(5)
+    return {
+        "messages": sent,
+        "bytes_each": len(value),
+        "seconds": round(elapsed, 1),
+        "messages_per_s": round(sent / elapsed),
+        "notes": [f"kafka-python, relay's producer settings, {partitions} partitions"],
     }
 
 
