@@ -54,18 +54,17 @@ def main() -> None:
         print(f"{key:<32} {value}")
 
 
-def fill(runtime: Runtime, events: int, seed: int | None = None) -> int:
+def fill(runtime: Runtime, events: int) -> int:
     """Import Gansu if the store has no units, then simulate topics until the store
-    holds at least `events` events; the head position."""
+    holds at least `events` events; the head position. The seed is the head, so a
+    store grown in steps never repeats a topic id."""
     if runtime.units_view.count() == 0:
         import_units(runtime, GANSU)
     head = runtime.app.head_position()
     if head < events:
         places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
         topics = (events - head) // EVENTS_PER_TOPIC + 1
-        simulator = Simulator(
-            runtime.app, runtime.units, places, seed=head if seed is None else seed, batch=500
-        )
+        simulator = Simulator(runtime.app, runtime.units, places, seed=head, batch=500)
         with tqdm(total=topics, desc="simulating", unit=" topics") as bar:
             simulator.run(topics, bar.update)
     return runtime.app.head_position()
