@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="the benchmark store (default bench/.data, or bench/.data/quick with --quick)",
     )
+    parser.add_argument(
+        "--events", type=int, help="store size in events (quick 2,000; full 1,000,000)"
+    )
     args = parser.parse_args(argv)
     keys = {m.key for m in REGISTRY} | {m.key.split()[0] for m in REGISTRY}
     only = {k.strip() for k in args.only.split(",") if k.strip()} if args.only else None
@@ -42,9 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.events is not None and args.events < 1:
+        print(f"bench: error: --events must be at least 1, not {args.events}", file=sys.stderr)
+        return 1
     home = (args.home or HERE / ".data" / ("quick" if args.quick else "")).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.events is not None:
+        sizes["events"] = args.events
     started, load_start = time.perf_counter(), load_average()
     document: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),

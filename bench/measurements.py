@@ -25,7 +25,7 @@ QUICK = {
     "reference_seconds": 2,
 }
 FULL = {
-    "events": 300_000,
+    "events": 1_000_000,  # ~85,000 topics; P5's target is for 1 M topics (~15 M events)
     "clients": 32,
     "seconds": 20,
     "reads": 200,
