@@ -80,10 +80,18 @@ class Context:
         return int(self.sizes[name])
 
     def once(self, name: str, make: Callable[[], Any]) -> Any:
-        """`make()` the first time `name` is asked for, the same value afterwards."""
+        """`make()` the first time `name` is asked for, the same value (or the same
+        failure: a measurement that failed is not run again for another) afterwards."""
         if name not in self.shared:
-            self.shared[name] = make()
-        return self.shared[name]
+            try:
+                self.shared[name] = make()
+            except Exception as exc:
+                self.shared[name] = exc
+                raise
+        value = self.shared[name]
+        if isinstance(value, Exception):
+            raise RuntimeError(f"{name} failed before: {_reason(value)}")
+        return value
 
 
 def number(*paths: str) -> Extract:
@@ -157,14 +165,22 @@ def run_all(
                 result = function(arg)
             except NotAvailableError as exc:
                 status, reason = "not available", str(exc)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # the standalone benches exit with a message
                 traceback.print_exc()
-                status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+                status, reason = "failed", _reason(exc)
         seconds = round(time.perf_counter() - started, 1)
         for row in measurement.rows:
             rows.append(_row(measurement, row, status, reason, result, seconds))
     _compare(rows)
     return rows
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the exception's type and message (or its cause's, when it has none)."""
+    message = str(exc) or str(exc.__cause__ or "")
+    if isinstance(exc, SystemExit):
+        return message.splitlines()[0]
+    return f"{type(exc).__name__}: {message}".splitlines()[0]
 
 
 def _row(

@@ -212,9 +212,11 @@ def _probe(
                 continue
             position = body["data"]["submitTopic"]["position"]
             while time.perf_counter() - answered < 30:
-                ready = http.post(
-                    "/graphql", json={"query": "{ __typename }"}
-                ).json()  # extensions.readModels on every response
+                try:  # extensions.readModels is on every response
+                    ready = http.post("/graphql", json={"query": "{ __typename }"}).json()
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+                    continue
                 if ready["extensions"]["readModels"]["position"] >= position:
                     lags.append(time.perf_counter() - answered)
                     break

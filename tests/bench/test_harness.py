@@ -51,6 +51,21 @@ def shaped_elsewhere(quick: bool) -> dict[str, Any]:
     return {"graphql": {"p50_ms": 3.0, "p95_ms": 4.5}, "direct": {"p95_ms": 0.8}}
 
 
+def exits(context: Context) -> dict[str, Any]:
+    raise SystemExit("the store is empty: build it with `python -m bench.rebuild`")
+
+
+def shared_setup(context: Context) -> dict[str, Any]:
+    calls = context.shared.setdefault("calls", [])
+
+    def make() -> dict[str, Any]:
+        calls.append(1)
+        raise ConnectionResetError("[Errno 104] Connection reset by peer")
+
+    result: dict[str, Any] = context.once("lag", make)
+    return result
+
+
 def one_province(context: Context) -> dict[str, Any]:
     return {"seconds": 4.9, "target_applies": False}
 
@@ -106,6 +121,29 @@ def test_a_failing_measurement_is_recorded_with_a_one_line_reason() -> None:
         assert rows[key]["status"] == "failed"
         assert rows[key]["reason"] == "RuntimeError: the broker did not answer"
     assert rows["P"]["status"] == "ok"
+
+
+def test_a_standalone_bench_exiting_with_a_message_fails_only_its_measurement() -> None:
+    rows = run(
+        Measurement("P5", HERE, "exits", (rate("P5"),)),
+        Measurement("P", HERE, "fast_writes", (rate("P"),)),
+    )
+    assert rows["P5"]["status"] == "failed"
+    assert rows["P5"]["reason"] == "the store is empty: build it with `python -m bench.rebuild`"
+    assert rows["P"]["status"] == "ok"
+
+
+def test_a_shared_setup_that_failed_is_not_run_again_for_the_next_measurement() -> None:
+    context = Context(quick=True, home=Path("/nonexistent"), sizes={})
+    registry = [
+        Measurement("P4", HERE, "shared_setup", (rate("P4"),)),
+        Measurement("M", HERE, "shared_setup", (rate("M"),)),
+    ]
+    rows = {row["key"]: row for row in run_all(registry, context)}
+    assert context.shared["calls"] == [1]
+    reset = "ConnectionResetError: [Errno 104] Connection reset by peer"
+    assert rows["P4"]["reason"] == reset
+    assert rows["M"]["reason"] == f"RuntimeError: lag failed before: {reset}"
 
 
 def test_a_result_without_the_figure_fails_naming_the_row() -> None:
