@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Context, load_average, machine, run_all, table, write_results
-from bench.measurements import FULL, ON_THE_STORE, QUICK, REGISTRY, prepare
+from bench.measurements import FULL, ON_THE_STORE, QUICK, REGISTRY, prepare, store_at_end
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== the store in {home}", flush=True)
             document["store"] = prepare(context)
         rows = run_all(REGISTRY, context, only)
+        if "store" in document:
+            document["store"]["at_end"] = store_at_end(context)
     document["load_average_end"] = load_average()
     document["seconds"] = round(time.perf_counter() - started, 1)
     document["measurements"] = rows

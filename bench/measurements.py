@@ -101,6 +101,20 @@ def store(context: Context) -> dict[str, Any]:
     return info
 
 
+def store_at_end(context: Context) -> dict[str, Any]:
+    """The store after the run: events, topics (read model) and size on disk."""
+    from infra.database import start_embedded
+
+    database = start_embedded(context.home / "pgdata")
+    with database.connect() as conn:
+        row = conn.execute(
+            "SELECT (SELECT coalesce(max(notification_id), 0) FROM linkage_events),"
+            " (SELECT count(*) FROM topic_summary), pg_database_size(current_database())"
+        ).fetchone()
+    assert row is not None
+    return {"events": int(row[0]), "topics": int(row[1]), "database_bytes": int(row[2])}
+
+
 def _store_note(context: Context) -> str:
     info = _filled(context)
     return f"store of {info['events']:,} events ({info['database_bytes'] / 1e6:,.0f} MB)"

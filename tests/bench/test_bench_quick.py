@@ -40,6 +40,10 @@ def test_quick_bench_measures_everything_and_prints_the_table(tmp_path: Path) ->
     assert results["mode"] == "quick"
     assert {"platform", "cores", "ram_gib"} <= results["machine"].keys()
     assert len(results["load_average_start"]) == len(results["load_average_end"]) == 3
+    store = results["store"]["at_end"]
+    assert store["events"] >= 2_000
+    assert store["topics"] > 0
+    assert store["database_bytes"] > 0
     rows = {row["key"]: row for row in results["measurements"]}
     for measurement in REGISTRY:
         merged = importlib.util.find_spec(measurement.module) is not None
