@@ -136,8 +136,8 @@ def p3_rebuild(context: Context) -> dict[str, Any]:
     result["events_per_s"] = rebuilt[f"rebuild_{label}_per_s"]
     result["seconds"] = rebuilt[f"rebuild_{label}_seconds"]
     result["notes"] = [
-        f"all read models ({', '.join(names)}) rebuilt together from position 0, "
-        f"{_store_note(context)}"
+        f"R3: the log read and decoded, nothing written; P3: all read models "
+        f"({', '.join(names)}) rebuilt together from position 0; {_store_note(context)}"
     ]
     return result
 
