@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--home", default="bench/.data")
     parser.add_argument("--only", help="rebuild only this projection")
     args = parser.parse_args()
-    os.environ.setdefault("LINKAGE_HOME", args.home)
+    if not os.environ.get("LINKAGE_HOME"):  # set but empty counts as unset, as in Settings
+        os.environ["LINKAGE_HOME"] = args.home
     with bootstrap(Settings.from_env()) as runtime:
         fill(runtime, args.events)
         head = runtime.app.head_position()
