@@ -213,3 +213,23 @@ def test_peak_memory_is_read_for_a_process_and_its_children() -> None:
         child.kill()
         child.wait()
     assert peak_rss_mb(child.pid) is None  # gone
+
+
+def test_the_p6_figures_are_found_in_the_results_the_audit_modules_return() -> None:
+    """The shapes of `bench.asof.run` and `bench.verify.run` (from their results files
+    on main), so that their registrations here read the right figure once merged."""
+    from bench.measurements import REGISTRY
+
+    asof = {
+        "direct_ms": {"p50": 3.953, "p95": 11.708, "max": 44.679},
+        "graphql_ms": {"p50": 32.509, "p95": 68.225, "max": 119.977},
+        "export_province": {"events": 62432, "seconds": 11.01, "events_per_s": 5668},
+    }
+    verify = {
+        "verify_1_connection_events_per_s": 44396,
+        "verify_2_connections_events_per_s": 74944,
+        "insert_500_per_transaction_chained_events_per_s": 4523,
+    }
+    rows = {row.key: row for m in REGISTRY for row in m.rows}
+    assert rows["P6 asOf"].extract(asof) == (11.708, "direct_ms.p95")
+    assert rows["P6 verify"].extract(verify) == (74944, "verify_2_connections_events_per_s")
