@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from domain.units import Level
-from infra.bootstrap import bootstrap
+from infra.bootstrap import Runtime, bootstrap
 from infra.settings import Settings
 from infra.simulate import Simulator
 from infra.units_import import GANSU, import_units
@@ -35,42 +35,63 @@ def main() -> None:
     parser.add_argument("--home", default="bench/.data")
     parser.add_argument("--only", help="rebuild only this projection")
     args = parser.parse_args()
-    os.environ.setdefault("LINKAGE_HOME", args.home)
+    if not os.environ.get("LINKAGE_HOME"):  # set but empty counts as unset, as in Settings
+        os.environ["LINKAGE_HOME"] = args.home
     with bootstrap(Settings.from_env()) as runtime:
-        if runtime.units_view.count() == 0:
-            import_units(runtime, GANSU)
+        fill(runtime, args.events)
         head = runtime.app.head_position()
-        if head < args.events:
-            places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
-            topics = (args.events - head) // EVENTS_PER_TOPIC + 1
-            simulator = Simulator(runtime.app, runtime.units, places, seed=head, batch=500)
-            with tqdm(total=topics, desc="simulating", unit=" topics") as bar:
-                simulator.run(topics, bar.update)
-        head = runtime.app.head_position()
-        runner = runtime.projections
         results: dict[str, object] = {
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, {_memory()}",
             "store_events": head,
         }
-        results["reference_read_decode_per_s"] = _read_rate(runtime.app, head)
-        names = [args.only] if args.only else list(runner.views)
+        results["reference_read_decode_per_s"] = read_rate(runtime.app, head)
+        names = [args.only] if args.only else list(runtime.projections.views)
         runs = [[name] for name in names] + ([names] if len(names) > 1 else [])
         for group in runs:
-            label = "+".join(group)
-            with tqdm(total=head, desc=f"rebuild {label}", unit=" events") as bar:
-                start = time.perf_counter()
-                read = runner.rebuild_many(
-                    group, lambda schema: runtime.database.datastore(schema=schema), bar.update
-                )
-                elapsed = time.perf_counter() - start
-            results[f"rebuild_{label}_per_s"] = round(read / elapsed)
-            results[f"rebuild_{label}_seconds"] = round(elapsed, 1)
-        with runtime.database.connect() as conn:
-            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-        results["database_bytes"] = int(row[0]) if row else None
+            results.update(rebuild(runtime, group))
+        results["database_bytes"] = database_bytes(runtime)
     Path("bench/results-rebuild.json").write_text(json.dumps(results, indent=2) + "\n")
     for key, value in results.items():
         print(f"{key:<32} {value}")
+
+
+def fill(runtime: Runtime, events: int) -> int:
+    """Import Gansu if the store has no units, then simulate topics until the store
+    holds at least `events` events; the head position. The seed is the head, so a
+    store grown in steps never repeats a topic id."""
+    if runtime.units_view.count() == 0:
+        import_units(runtime, GANSU)
+    head = runtime.app.head_position()
+    if head < events:
+        places = runtime.units_view.units_of("62", [Level.TOWNSHIP, Level.VILLAGE])
+        topics = (events - head) // EVENTS_PER_TOPIC + 1
+        simulator = Simulator(runtime.app, runtime.units, places, seed=head, batch=500)
+        with tqdm(total=topics, desc="simulating", unit=" topics") as bar:
+            simulator.run(topics, bar.update)
+    return runtime.app.head_position()
+
+
+def rebuild(runtime: Runtime, names: list[str]) -> dict[str, float]:
+    """Rebuild the read models `names` together from position 0 (and swap them in)."""
+    runner = runtime.projections
+    head = runtime.app.head_position()
+    label = "+".join(names)
+    with tqdm(total=head, desc=f"rebuild {label}", unit=" events") as bar:
+        start = time.perf_counter()
+        read = runner.rebuild_many(
+            names, lambda schema: runtime.database.datastore(schema=schema), bar.update
+        )
+        elapsed = time.perf_counter() - start
+    return {
+        f"rebuild_{label}_per_s": round(read / elapsed),
+        f"rebuild_{label}_seconds": round(elapsed, 1),
+    }
+
+
+def database_bytes(runtime: Runtime) -> int | None:
+    with runtime.database.connect() as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else None
 
 
 def _memory() -> str:
@@ -79,7 +100,7 @@ def _memory() -> str:
     return f"{kb / 1024 / 1024:.0f} GiB"
 
 
-def _read_rate(app: object, head: int) -> int:
+def read_rate(app: object, head: int) -> int:
     from domain.application import LinkageApp
 
     assert isinstance(app, LinkageApp)

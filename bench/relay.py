@@ -38,6 +38,7 @@ import httpx
 
 from api.auth import TokenService, signing_secret
 from bench.api import _commands, _free_port, _memory, _percentiles, _pick, _wait_ready
+from bench.memory import process_tree_peak
 from domain.topic import Role
 from infra.bootstrap import build_runtime
 from infra.database import start_embedded
@@ -139,11 +140,11 @@ def end_to_end_lag(home: Path, broker: Broker, clients: int, seconds: float) -> 
         "relay": ["relay"],
         "projector": ["projector"],
     }
-    procs = []
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, command in commands.items():
         with (logs / f"{name}.log").open("ab") as out:
-            procs.append(
-                subprocess.Popen([*cli, *command], env=env, stdout=out, stderr=subprocess.STDOUT)
+            procs[name] = subprocess.Popen(
+                [*cli, *command], env=env, stdout=out, stderr=subprocess.STDOUT
             )
     tokens = TokenService(secret)
     villages, *_ = _pick(database.conninfo, clients + 1)
@@ -160,16 +161,18 @@ def end_to_end_lag(home: Path, broker: Broker, clients: int, seconds: float) -> 
         load = asyncio.run(_commands(url, tokens, villages[:clients], clients, seconds))
         stop.set()
         probe.join(60)
+        memory = {name: process_tree_peak(proc.pid) for name, proc in procs.items()}
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.terminate()
-        for proc in procs:
+        for proc in procs.values():
             proc.wait(30)
     return {
         "probes": len(lags),
         "probes_unanswered_in_30_s": misses[0],
         **{k.replace("_ms", "_lag_ms"): v for k, v in _percentiles(lags).items()},
         "load": {k: load[k] for k in ("clients", "commands", "failed", "commands_per_s")},
+        "memory": memory,
         "target": "p99 < 1 s",
     }
 
@@ -209,9 +212,11 @@ def _probe(
                 continue
             position = body["data"]["submitTopic"]["position"]
             while time.perf_counter() - answered < 30:
-                ready = http.post(
-                    "/graphql", json={"query": "{ __typename }"}
-                ).json()  # extensions.readModels on every response
+                try:  # extensions.readModels is on every response
+                    ready = http.post("/graphql", json={"query": "{ __typename }"}).json()
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+                    continue
                 if ready["extensions"]["readModels"]["position"] >= position:
                     lags.append(time.perf_counter() - answered)
                     break
