@@ -6,6 +6,8 @@ leadership, feedback), all built from the table in `api.rest.routes`.
 
 from __future__ import annotations
 
+from api.rest.batch import batch_router
 from api.rest.routes import rest_router
 
 router = rest_router()
+router.include_router(batch_router())  # POST /topics:batch
