@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -34,6 +35,14 @@ class LinkageRecorder(PostgresApplicationRecorder):
         if not _large(stored_events):
             ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return ids
+        copied: list[int] = self._copy_in_transaction(stored_events)
+        return copied
+
+    # Retried on a lost connection as the library's own insert is; the COPY is one
+    # transaction, so a retry after a commit whose answer was lost meets the unique
+    # key (IntegrityError) instead of recording anything twice.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _copy_in_transaction(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.pool import AsyncResult
 
-from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, StoredEvent
 
 from domain.application import LinkageApp
 from domain.errors import ConflictError
 from domain.topic import Actor, Role, Topic
 from domain.units import Level, Unit, UnitDirectory
+from infra.database import DatabaseUnavailableError
 
 CATEGORIES: dict[str, list[str]] = {
     "供水": ["二次供水水压不足", "自来水管网老化漏水", "农村饮水安全工程维修"],
@@ -136,6 +137,12 @@ class Simulator:
                     "SIMULATION_ALREADY_RECORDED",
                     f"the topics of seed {self.seed} are already in the store; "
                     "simulate with another seed",
+                ) from None
+            except OperationalError as exc:
+                first_line = str(exc).strip().splitlines()[0]
+                raise DatabaseUnavailableError(
+                    f"the database went away after {events:,} simulated events were saved "
+                    f"(chunk {chunk.index} was not): {first_line}"
                 ) from None
             events += len(stored)
             position = ids[-1] if ids else position
