@@ -188,7 +188,7 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     if not latencies:
         return {}
     ms = sorted(x * 1000 for x in latencies)
-    q = statistics.quantiles(ms, n=100)
+    q = statistics.quantiles(ms, n=100, method="inclusive")  # never beyond the max
     return {
         "p50_ms": round(q[49], 1),
         "p95_ms": round(q[94], 1),

@@ -439,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     _add_stream_commands(sub)
+    add_audit_parsers(sub)
     token = sub.add_parser("token", help="bearer tokens for the API")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = token_sub.add_parser("issue", help="print a signed bearer token")
@@ -462,19 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = units_sub.add_parser("show", help="a unit and its ancestors")
     show.add_argument("code")
     show.set_defaults(func=cmd_units_show)
-    simulate = sub.add_parser("simulate", help="realistic topic traffic through the domain")
-    simulate.add_argument("--province", required=True, help="2-digit province code, e.g. 62")
-    simulate.add_argument("--topics", type=_positive, required=True)
-    simulate.add_argument("--days", type=_positive, default=365, help="spread over this many days")
-    simulate.add_argument("--seed", type=int, default=1)
-    simulate.add_argument(
-        "--workers",
-        type=_non_negative,
-        default=min(os.cpu_count() or 1, 4),
-        help="processes playing the topics while this one saves (default: the cores, "
-        "at most 4; 0 = play here); the events are the same for any number",
-    )
-    simulate.set_defaults(func=cmd_simulate)
+    _add_simulate_parser(sub)
 
     projections = sub.add_parser("projections", help="the read models")
     proj_sub = projections.add_subparsers(
@@ -493,12 +482,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = sub.add_parser("simulate", help="realistic topic traffic through the domain")
+    simulate.add_argument("--province", required=True, help="2-digit province code, e.g. 62")
+    simulate.add_argument("--topics", type=_positive, required=True)
+    simulate.add_argument("--days", type=_positive, default=365, help="spread over this many days")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--workers",
+        type=_non_negative,
+        default=min(os.cpu_count() or 1, 4),
+        help="processes playing the topics while this one saves (default: the cores, "
+        "at most 4; 0 = play here); the events are the same for any number",
+    )
+    simulate.set_defaults(func=cmd_simulate)
+
+
 def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     relay = sub.add_parser("relay", help="distributed: publish the event store to Kafka")
     relay.add_argument("--batch", type=_positive, default=5000, help="events per batch (5000)")
     relay.set_defaults(func=cmd_relay)
     projector = sub.add_parser("projector", help="distributed: feed the read models from Kafka")
     projector.set_defaults(func=cmd_projector)
+
+
+def add_audit_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """`linkage audit …`: the group, and `verify` (the hash chain, `infra.audit_verify`)."""
+    from infra.audit_verify import WORKERS, cmd_audit_verify
+    from infra.chain_findings import parse_anchor
+
+    def anchor(text: str) -> tuple[int, bytes]:
+        try:
+            return parse_anchor(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    audit = sub.add_parser("audit", help="auditors: integrity of the store, decision history")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser(
+        "verify", help="recompute the hash chain of every event; exit 1 naming each bad row"
+    )
+    verify.add_argument(
+        "--from",
+        dest="start",
+        type=_positive,
+        default=1,
+        metavar="POSITION",
+        help="start at this position, trusting the chain before it (default: the first)",
+    )
+    verify.add_argument(
+        "--anchor",
+        dest="anchors",
+        type=anchor,
+        action="append",
+        default=[],
+        metavar="POSITION:HASH",
+        help="a head printed by an earlier verify: the chain must still pass through it",
+    )
+    verify.add_argument(
+        "--workers",
+        type=_positive,
+        default=WORKERS,
+        help=f"database connections checking ranges side by side (default {WORKERS})",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+    return audit_sub
 
 
 KNOWN_FAILURES: tuple[type[Exception], ...] = (

@@ -8,7 +8,8 @@ binary COPY: no per-row parameters to build, and none of the pipeline stall
 psycopg shows once one INSERT's parameters pass about 1 MB. The notification ids
 are drawn from the table's own sequence under the lock, in order, and written
 with the rows, so the caller gets them back exactly as from the INSERT path.
-Triggers on the events table fire for COPY rows as for inserted ones.
+Every path is hash-chained by a trigger installed with the table (`infra.chain`):
+it fires for COPY statements as for INSERTs.
 """
 
 from __future__ import annotations
@@ -18,17 +19,24 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.chain import install_statements
+
 COPY_MIN_EVENTS = 200  # at or above this many events a save is copied, not inserted
-COPY_MIN_BYTES = 256 * 1024  # or above this much event state
+PIPELINE_LIMIT = 256 * 1024  # or above this much event state (the pipeline stalls past ~1 MB)
 
 
 class LinkageRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        # the hash chain is created (and an unchained store chained once) with the table
+        self.sql_create_statements += install_statements(datastore.schema, events_table_name)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -105,4 +113,4 @@ class LinkageRecorder(PostgresApplicationRecorder):
 def _large(stored_events: Sequence[StoredEvent]) -> bool:
     if len(stored_events) >= COPY_MIN_EVENTS:
         return True
-    return sum(len(e.state) for e in stored_events) > COPY_MIN_BYTES
+    return sum(len(e.state) for e in stored_events) > PIPELINE_LIMIT

@@ -134,7 +134,7 @@ def test_the_console_is_served_at_the_root_beside_the_api(demo: Demo) -> None:
     with httpx.Client(base_url=url, timeout=10) as client:
         index = client.get("/")
         script = client.get("/js/app.js")
-        charts = client.get("/vendor/echarts.min.js")
+        charts = client.get("/vendor/echarts.common.min.js")
         graphql = client.post("/graphql", json={"query": "{ me { userId } }"})
         health = client.get("/healthz")
         openapi = client.get("/openapi.json")

@@ -1,10 +1,11 @@
-"""A simulation saved by COPY into PostgreSQL: the same bytes as played, read back whole."""
+"""A simulation saved by COPY into PostgreSQL: the same bytes as played, chained, read back."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from domain.units import Level, Unit, UnitDirectory
+from infra.audit_verify import verify_chain
 from infra.bootstrap import Runtime
 from infra.simulate import Simulator
 from tests.utils.factories import SMALL_HIERARCHY, in_memory_app, small_directory
@@ -36,6 +37,9 @@ def test_events_played_in_workers_and_copied_are_stored_and_projected_as_played(
     assert [(n.originator_id, n.originator_version, n.topic, n.state) for n in stored] == [
         (n.originator_id, n.originator_version, n.topic, n.state) for n in played
     ]
+    chain = verify_chain(small_runtime.database.conninfo, batch=500, workers=2)
+    assert chain.intact
+    assert chain.head_position == stored[-1].id
     topic_ids = {n.originator_id for n in stored}
     assert all(app.get_topic(i).state() == memory.get_topic(i).state() for i in topic_ids)
 

@@ -35,7 +35,7 @@ def test_the_pages_load_only_files_that_exist() -> None:
         for name in re.findall(r"from '(\./[\w.]+)'", script.read_text(encoding="utf-8"))
     ]
 
-    assert {"app.css", "vendor/echarts.min.js", "js/app.js"} <= set(linked)
+    assert {"app.css", "vendor/echarts.common.min.js", "js/app.js"} <= set(linked)
     assert [p for p in [STATIC / name for name in linked] + imported if not p.is_file()] == []
 
 
