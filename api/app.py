@@ -19,11 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import HTTP_STATUS, PROBLEM_JSON, error_problem, problem
 from api.limits import BodySizeLimit
+from api.rest.batch import MAX_BATCH_BYTES
+from api.rest.batch import PATH as BATCH_PATH_UNDER_V1
 from api.state import ApiState
 from domain.errors import LinkageError
 
 log = logging.getLogger("linkage.api")
 MAX_BODY_BYTES = 1_000_000
+BATCH_PATH = "/api/v1" + BATCH_PATH_UNDER_V1
 DESCRIPTION = """\
 五级联动协商 — the Linkage API.
 
@@ -51,7 +54,9 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.api = state
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=MAX_BODY_BYTES, per_path={BATCH_PATH: MAX_BATCH_BYTES}
+    )
     _install_error_handlers(app)
 
     from api.console import mount_console

@@ -10,17 +10,21 @@ from api.errors import PROBLEM_JSON, problem
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}  # routes that take more (a batch of submissions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, int(declared))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, int(declared), limit)
             return
         seen = 0
         responded = False
@@ -30,7 +34,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLargeError(seen)
             return message
 
@@ -44,13 +48,13 @@ class BodySizeLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLargeError as exc:
             if not responded:
-                await self._refuse(send, exc.size)
+                await self._refuse(send, exc.size, limit)
 
-    async def _refuse(self, send: Send, size: int) -> None:
+    async def _refuse(self, send: Send, size: int, limit: int) -> None:
         body = problem(
             "BAD_INPUT",
             "REQUEST_TOO_LARGE",
-            f"the request body has {size:,} bytes or more; the limit is {self.max_bytes:,}",
+            f"the request body has {size:,} bytes or more; the limit is {limit:,}",
         )
         body["status"] = 413
         payload = json.dumps(body).encode()

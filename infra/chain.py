@@ -4,8 +4,8 @@ Shape: one global chain in notification-id (position) order, computed inside
 PostgreSQL by a statement-level trigger on the events table. Writers already hold
 the table's EXCLUSIVE lock (eventsourcing's recorder takes it so that insert order
 equals commit order), so the chain grows in position order with no gap between
-transactions, and every insert path — the pipelined INSERT, the chunked INSERTs,
-COPY — is chained without Python code. For each event the side table `CHAIN`
+transactions, and every insert path — the pipelined INSERT, the binary COPY of
+large saves — is chained without Python code. For each event the side table `CHAIN`
 records:
 
 * ``content_hash`` = SHA-256(originator id (16 bytes) ‖ version (int8) ‖ position

@@ -6,6 +6,7 @@ Every failure prints one clear line and exits non-zero; long work shows progress
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -333,11 +334,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 f"province {args.province!r} has no townships or villages in the store; "
                 "import it first with `linkage units import`",
             )
-        simulator = Simulator(runtime.app, runtime.units, places, seed=args.seed, days=args.days)
+        simulator = Simulator(
+            runtime.app,
+            runtime.units,
+            places,
+            seed=args.seed,
+            days=args.days,
+            workers=args.workers,
+        )
+        started = time.perf_counter()
         with tqdm(total=args.topics, desc="simulating", unit=" topics") as bar:
             report = simulator.run(args.topics, bar.update)
+        rate = report.events / max(time.perf_counter() - started, 1e-9)
         print(
-            f"{report.topics:,} topics, {report.events:,} events; store position {report.position}"
+            f"{report.topics:,} topics, {report.events:,} events ({rate:,.0f} events/s); "
+            f"store position {report.position}"
         )
     return 0
 
@@ -389,6 +400,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive whole number, not {text}")
+    return value
+
+
 def _route(runtime: Runtime, topic: Topic) -> str:
     return " → ".join(_unit_label(runtime, hop.unit) for hop in topic.route)
 
@@ -437,12 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.set_defaults(func=cmd_token_issue)
 
     _add_units_commands(sub)
-    simulate = sub.add_parser("simulate", help="realistic topic traffic through the domain")
-    simulate.add_argument("--province", required=True, help="2-digit province code, e.g. 62")
-    simulate.add_argument("--topics", type=_positive, required=True)
-    simulate.add_argument("--days", type=_positive, default=365, help="spread over this many days")
-    simulate.add_argument("--seed", type=int, default=1)
-    simulate.set_defaults(func=cmd_simulate)
+    _add_simulate_parser(sub)
 
     projections = sub.add_parser("projections", help="the read models")
     proj_sub = projections.add_subparsers(
@@ -479,6 +492,22 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     from infra.audit_cli import add_audit_read_parsers
 
     add_audit_read_parsers(add_audit_parsers(sub))
+
+
+def _add_simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = sub.add_parser("simulate", help="realistic topic traffic through the domain")
+    simulate.add_argument("--province", required=True, help="2-digit province code, e.g. 62")
+    simulate.add_argument("--topics", type=_positive, required=True)
+    simulate.add_argument("--days", type=_positive, default=365, help="spread over this many days")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--workers",
+        type=_non_negative,
+        default=min(os.cpu_count() or 1, 4),
+        help="processes playing the topics while this one saves (default: the cores, "
+        "at most 4; 0 = play here); the events are the same for any number",
+    )
+    simulate.set_defaults(func=cmd_simulate)
 
 
 def _add_stream_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,20 +5,31 @@ field reports; most settle at their own level, some are escalated one or two
 levels, some returned, some taken over, some delegated down; 4+X deliberations;
 tasks with deadlines (some overdue and supervised); return visits with a
 realistic mix of verdicts; some reopened. Every command goes through the domain
-(all rules apply); many topics are saved per transaction.
+(all rules apply) on a snapshot of the hierarchy taken once; only the saving is
+batched: each chunk of `batch` topics is one transaction (a binary COPY, see
+`infra.recorder`). With `workers` the chunks are played and encoded in worker
+processes while this one saves; each chunk has its own random stream, so the
+events are the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.pool import AsyncResult
+
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, StoredEvent
 
 from domain.application import LinkageApp
+from domain.errors import ConflictError
 from domain.topic import Actor, Role, Topic
 from domain.units import Level, Unit, UnitDirectory
+from infra.database import DatabaseUnavailableError
 
 CATEGORIES: dict[str, list[str]] = {
     "供水": ["二次供水水压不足", "自来水管网老化漏水", "农村饮水安全工程维修"],
@@ -55,6 +66,40 @@ class SimulationReport:
     position: int
 
 
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One transaction's worth of topics, with its own random stream."""
+
+    index: int
+    topics: int
+
+
+class UnitSnapshot:
+    """The places and their ancestors, looked up once: the simulation's directory."""
+
+    def __init__(self, units: Iterable[Unit]) -> None:
+        self._units = {u.code: u for u in units}
+        self._children: dict[str, list[Unit]] = {}
+        for unit in self._units.values():
+            if unit.parent:
+                self._children.setdefault(unit.parent, []).append(unit)
+
+    @classmethod
+    def around(cls, units: UnitDirectory, places: Sequence[Unit]) -> UnitSnapshot:
+        found = {p.code: p for p in places}
+        for code in sorted({c for p in places for c in p.path} - set(found)):
+            unit = units.get(code)
+            if unit is not None:
+                found[code] = unit
+        return cls(found.values())
+
+    def get(self, code: str) -> Unit | None:
+        return self._units.get(code)
+
+    def children(self, code: str) -> list[Unit]:
+        return self._children.get(code, [])
+
+
 class Simulator:
     """Plays topic histories on the domain, `batch` topics per transaction."""
 
@@ -67,40 +112,104 @@ class Simulator:
         seed: int = 1,
         days: int = 365,
         now: datetime | None = None,
-        batch: int = 200,
+        batch: int = 500,
+        workers: int = 0,
     ) -> None:
         self.app = app
-        self.units = units
-        self.places = list(places)
-        self.rng = random.Random(seed)
-        self.days = days
-        self.now = now or datetime.now(UTC).replace(microsecond=0)
+        self.seed = seed
         self.batch = batch
-        self.uuids = random.Random(seed + 1)
+        self.workers = workers
+        # Midnight UTC by default: the same seed gives the same events all day.
+        now = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.histories = Histories(UnitSnapshot.around(units, places), places, days=days, now=now)
 
     def run(self, topics: int, progress: Callable[[int], object] | None = None) -> SimulationReport:
-        pending: list[Topic] = []
         events = position = 0
-        for _ in range(topics):
-            pending.append(self.topic())
-            if len(pending) >= self.batch:
-                events, position = self._save(pending, events, position, progress)
-                pending = []
-        if pending:
-            events, position = self._save(pending, events, position, progress)
+        chunks = [
+            Chunk(i, min(self.batch, topics - start))
+            for i, start in enumerate(range(0, topics, self.batch))
+        ]
+        for chunk, stored in self._played(chunks):
+            try:
+                ids = self.app.recorder.insert_events(stored)
+            except IntegrityError:
+                raise ConflictError(
+                    "SIMULATION_ALREADY_RECORDED",
+                    f"the topics of seed {self.seed} are already in the store; "
+                    "simulate with another seed",
+                ) from None
+            except OperationalError as exc:
+                first_line = str(exc).strip().splitlines()[0]
+                raise DatabaseUnavailableError(
+                    f"the database went away after {events:,} simulated events were saved "
+                    f"(chunk {chunk.index} was not): {first_line}"
+                ) from None
+            events += len(stored)
+            position = ids[-1] if ids else position
+            if progress:
+                progress(chunk.topics)
         return SimulationReport(topics, events, position)
 
-    def _save(
-        self,
-        topics: list[Topic],
-        events: int,
-        position: int,
-        progress: Callable[[int], object] | None,
-    ) -> tuple[int, int]:
-        recordings = self.app.save(*topics)
-        if progress:
-            progress(len(topics))
-        return events + len(recordings), recordings[-1].notification.id
+    def _played(self, chunks: list[Chunk]) -> Iterator[tuple[Chunk, list[StoredEvent]]]:
+        """Each chunk's events, encoded, in chunk order."""
+        if self.workers <= 0:
+            for chunk in chunks:
+                yield chunk, self.histories.play(self.seed, chunk, self.app.mapper)
+            return
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(
+            self.workers, initializer=_start_worker, initargs=(self.histories,)
+        ) as pool:
+            pending: deque[tuple[Chunk, AsyncResult[list[StoredEvent]]]] = deque()
+            for chunk in chunks:
+                pending.append((chunk, pool.apply_async(_play, (self.seed, chunk))))
+                if len(pending) > 2 * self.workers:  # bounded: memory stays flat
+                    done, result = pending.popleft()
+                    yield done, result.get()
+            while pending:
+                done, result = pending.popleft()
+                yield done, result.get()
+
+
+class _Worker:
+    """What a worker process holds between chunks: the histories and an encoder."""
+
+    histories: Histories | None = None
+    mapper: Mapper[uuid.UUID] | None = None
+
+
+def _start_worker(histories: Histories) -> None:
+    # The same transcodings as the parent's application; nothing is stored here.
+    app = LinkageApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, units=histories.units)
+    _Worker.histories, _Worker.mapper = histories, app.mapper
+
+
+def _play(seed: int, chunk: Chunk) -> list[StoredEvent]:
+    histories, mapper = _Worker.histories, _Worker.mapper
+    if histories is None or mapper is None:
+        raise RuntimeError("the simulation worker was not started")
+    return histories.play(seed, chunk, mapper)
+
+
+class Histories:
+    """The topic histories themselves: commands on the domain's `Topic`."""
+
+    def __init__(
+        self, units: UnitSnapshot, places: Sequence[Unit], *, days: int, now: datetime
+    ) -> None:
+        self.units = units
+        self.places = list(places)
+        self.days = days
+        self.now = now
+        self.rng = random.Random()
+
+    def play(self, seed: int, chunk: Chunk, mapper: Mapper[uuid.UUID]) -> list[StoredEvent]:
+        self.rng = random.Random(f"linkage-simulation/{seed}/{chunk.index}")
+        return [
+            mapper.to_stored_event(event)
+            for _ in range(chunk.topics)
+            for event in self.topic().collect_events()
+        ]
 
     # -- one topic -------------------------------------------------------------------
 
@@ -121,7 +230,7 @@ class Simulator:
             source=rng.choice(SOURCES),
             location=place.code,
             at=clock.now,
-            topic_id=uuid.UUID(int=self.uuids.getrandbits(128), version=4),
+            topic_id=uuid.UUID(int=rng.getrandbits(128), version=4),
         )
         if not clock.step(0.5, 2):
             return topic
@@ -179,7 +288,7 @@ class Simulator:
                 at=clock.now,
             )
         elif roll < 0.33 and unit.level == Level.TOWNSHIP:
-            villages = [p for p in self.places if p.parent == unit.code]
+            villages = [p for p in self.units.children(unit.code) if p.level == Level.VILLAGE]
             if villages:
                 target = rng.choice(villages)
                 topic.delegate(

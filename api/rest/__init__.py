@@ -7,7 +7,9 @@ leadership, feedback), all built from the table in `api.rest.routes`.
 from __future__ import annotations
 
 from api.rest.audit import router as audit_router
+from api.rest.batch import batch_router
 from api.rest.routes import rest_router
 
 router = rest_router()
+router.include_router(batch_router())  # POST /topics:batch
 router.include_router(audit_router)  # the auditors' reads (issue 6)

@@ -140,6 +140,17 @@ def test_projections_status_rebuild_and_simulate_work_from_the_command_line(
     simulated = _linkage(database, tmp_path, "simulate", "--province", "62", "--topics", "40")
     assert simulated.returncode == 0, simulated.stderr
     assert "40 topics" in simulated.stdout
+    in_workers = _linkage(
+        database, tmp_path, "simulate", "--province", "62", "--topics", "30", "--seed", "2",
+        "--workers", "2",
+    )  # fmt: skip
+    assert in_workers.returncode == 0, in_workers.stderr
+    assert "30 topics" in in_workers.stdout
+    again = _linkage(database, tmp_path, "simulate", "--province", "62", "--topics", "40")
+    assert again.returncode == 1
+    assert again.stderr.splitlines()[-1].startswith("linkage: error: ")
+    assert "SIMULATION_ALREADY_RECORDED" in again.stderr
+    assert "Traceback" not in again.stderr
 
     before = _linkage(database, tmp_path, "projections", "status")
     rebuilt = _linkage(database, tmp_path, "projections", "rebuild")

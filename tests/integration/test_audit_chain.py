@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,8 @@ from infra.chain_findings import (
     ROW_MISSING,
     BadRow,
 )
-from infra.recorder import PIPELINE_LIMIT
+from infra.database import Database
+from infra.recorder import PIPELINE_LIMIT, LinkageRecorder
 from tests.utils.chain import (
     CHAIN,
     EVENTS,
@@ -267,7 +269,7 @@ def test_verify_from_a_position_checks_only_from_there(
     assert later_only.events == len([r for r in rows(conn) if r.position > early.position])
 
 
-def test_a_large_save_through_the_chunked_path_is_chained(small_runtime: Runtime) -> None:
+def test_a_large_save_through_the_copy_path_is_chained(small_runtime: Runtime) -> None:
     big = [
         StoredEvent(uuid.uuid4(), 1, "tests:Big", bytes([i]) * (PIPELINE_LIMIT // 3))
         for i in range(5)
@@ -399,3 +401,25 @@ def test_consecutive_events_deleted_with_their_chain_entries_are_named_as_a_span
         f"back to it, but the chain before it ends at {every[-6].position} "
         f"(rows after {every[-6].position} up to {second.position} are gone)"
     )
+
+
+def test_processes_creating_the_store_at_once_all_succeed(database: Database) -> None:
+    """api, relay and projector start together on an empty database: each creates the
+    tables, the library's functions and the chain, one after the other."""
+    start = threading.Barrier(4)
+
+    def create(_: int) -> None:
+        datastore = database.datastore(pool_size=1)
+        try:
+            recorder = LinkageRecorder(datastore, events_table_name="linkage_events")
+            start.wait()
+            recorder.create_table()
+        finally:
+            datastore.close()
+
+    for _round in range(3):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(create, range(4)))
+    with database.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM linkage_events_chain_head").fetchone()
+    assert row == (1,)
