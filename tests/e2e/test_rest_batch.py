@@ -187,3 +187,30 @@ def test_a_full_batch_of_chinese_appeals_fits_and_is_saved_at_once(
 
     assert answer["created"] == MAX_BATCH_ITEMS
     assert head(live) == before + MAX_BATCH_ITEMS == answer["position"]
+
+
+def test_submitters_in_a_batch_are_sealed_like_single_submissions(
+    live: Live, api: httpx.Client
+) -> None:
+    items = [
+        {**body, "submitterName": f"钱秀英{i}", "submitterPhone": f"1390000{i:04d}"}
+        for i, body in enumerate(appeals(3, "hotline-sealed"))
+    ]
+
+    answer = post(api, live, items).json()
+
+    assert answer["created"] == 3, answer
+    runtime = live.server.state.runtime
+    for i, result in enumerate(answer["results"]):
+        sealed = runtime.app.get_topic(uuid.UUID(result["topicId"])).submitter
+        assert sealed is not None
+        assert set(sealed) == {"person_id", "key_id", "sealed"}
+        assert f"1390000{i:04d}" not in str(sealed)
+        opened = runtime.vault.open(sealed)
+        assert (opened.name, opened.phone) == (f"钱秀英{i}", f"1390000{i:04d}")
+    with runtime.database.connect() as conn:
+        clear = conn.execute(
+            "SELECT count(*) FROM linkage_events WHERE position('13900000001' in"
+            " convert_from(state, 'UTF8')) > 0"
+        ).fetchone()
+    assert clear == (0,)
