@@ -119,6 +119,15 @@ function renderNav(me, path = '') {
 }
 
 document.getElementById('skip').addEventListener('click', () => main.focus());
-window.addEventListener('hashchange', route);
+// One route at a time, in order: a page still loading when the address changes
+// finishes first, then the new one renders over it (never a stale page over a new one);
+// a page that hangs holds the next one back for at most 10 s.
+let routing = Promise.resolve();
+function navigate() {
+  const previous = Promise.race([routing, new Promise((done) => { setTimeout(done, 10000); })]);
+  routing = previous.then(route, route);
+  return routing;
+}
+window.addEventListener('hashchange', navigate);
 window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
-route();
+navigate();
