@@ -48,7 +48,7 @@ class Runtime:
             return None
         from infra.stream.projector import Watermark
 
-        return Watermark(self.database.datastore(pool_size=2), self.settings.kafka_topic)
+        return Watermark(self.database.datastore(pool_size=1), self.settings.kafka_topic)
 
     def close(self) -> None:
         if not self._closed:
@@ -86,7 +86,8 @@ def build_runtime(
     units_view.create_table()
     units = CachedUnitDirectory(units_view)
     settings = settings or Settings.from_env()
-    vault = PersonalDataVault(database.datastore(), _secret_of(settings))
+    # one connection at rest (a key lookup per submission); more on demand
+    vault = PersonalDataVault(database.datastore(pool_size=1), _secret_of(settings))
     vault.create_table()
     app = LinkageApp(env=database.eventsourcing_env(pool_size), units=units, vault=vault)
     return Runtime(settings, database, app, units_view, units, vault)
