@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from api.auth import TokenService, signing_secret
+from bench.api import _free_port, _memory, _wait_ready
 from domain.topic import Role
 from domain.units import Level, Unit
 from infra.bootstrap import Runtime, bootstrap
@@ -194,32 +195,6 @@ def _reference_copy(runtime: Runtime, places: list[Unit]) -> dict[str, Any]:
         conn.commit()
         elapsed = time.perf_counter() - started
     return {"events": len(stored), "events_per_s": round(len(stored) / elapsed)}
-
-
-def _wait_ready(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server at {url} did not answer within {timeout:.0f} s")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _memory() -> str:
-    with open("/proc/meminfo", encoding="ascii") as f:
-        kib = int(f.readline().split()[1])
-    return f"{kib / 1024**2:.0f} GiB"
 
 
 def main() -> None:

@@ -319,19 +319,7 @@ def public_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- export ----------------------------------------------------------------------------
 
-EXPORT_COLUMNS = (
-    "position",
-    "topic_id",
-    "version",
-    "type",
-    "occurred_at",
-    "actor_user",
-    "actor_unit",
-    "actor_unit_name",
-    "actor_role",
-    "reason",
-    "data",
-)
+EXPORT_COLUMNS = ("position", "topic_id", *HISTORY_COLUMNS)
 # Keyset pages of the topics the unit sees (index-only on topic_visibility's key),
 # then each page's events by the timeline's key: two indexed statements per page,
 # whatever the planner's statistics say (a join under a server-side cursor could
