@@ -24,6 +24,7 @@ from domain.units import LEVEL_NAMES_ZH
 from infra.bootstrap import Runtime, bootstrap
 from infra.database import DatabaseUnavailableError
 from infra.divisions import DivisionsFileError
+from infra.privacy import add_privacy_commands
 from infra.settings import Settings, SettingsError
 from infra.stream import StreamError
 from projections.runner import UnknownProjectionError
@@ -440,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_stream_commands(sub)
     _add_audit_commands(sub)
-    _add_privacy_commands(sub)
+    add_privacy_commands(sub)
     token = sub.add_parser("token", help="bearer tokens for the API")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = token_sub.add_parser("issue", help="print a signed bearer token")
@@ -561,12 +562,6 @@ def add_audit_parsers(
     )
     verify.set_defaults(func=cmd_audit_verify)
     return audit_sub
-
-
-def _add_privacy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from infra.privacy import add_privacy_commands
-
-    add_privacy_commands(sub)
 
 
 KNOWN_FAILURES: tuple[type[Exception], ...] = (

