@@ -151,24 +151,15 @@ def _long_topic(app: Any, actor: Any) -> tuple[uuid.UUID, list[datetime]]:
 
 
 def _direct(conn: psycopg.Connection[Any], app: Any, topic_id: uuid.UUID, at: datetime) -> None:
-    from projections.audit import events_as_of
-    from projections.envelope import envelope
-    from projections.queries import summary_topic
-    from projections.topics import replay
+    from projections.audit import events_as_of, replayed_topic
 
-    summary = replay([envelope(e, 0) for e in events_as_of(conn, app, topic_id, at)], app.units)
-    if summary is not None:
-        summary_topic(summary)
+    replayed_topic(events_as_of(conn, app, topic_id, at), app.units)
 
 
 def _scan(app: Any, topic_id: uuid.UUID, at: datetime) -> None:
-    from projections.envelope import envelope
-    from projections.queries import summary_topic
-    from projections.topics import replay
+    from projections.audit import replayed_topic
 
-    summary = replay([envelope(e, 0) for e in app.events_of(topic_id, at)], app.units)
-    if summary is not None:
-        summary_topic(summary)
+    replayed_topic(app.events_of(topic_id, at), app.units)
 
 
 def _export(conn: psycopg.Connection[Any], app: Any) -> dict[str, float]:

@@ -49,7 +49,10 @@ from psycopg.sql import SQL, Identifier
 from domain.application import HistoryEntry, LinkageApp, history_entry
 from domain.errors import BadInputError, NotFoundError
 from domain.topic import check_time
-from domain.units import UnitImport, is_plausible_code
+from domain.units import UnitDirectory, UnitImport, is_plausible_code
+from projections.envelope import envelope
+from projections.queries import TopicRow, summary_topic
+from projections.topics import replay
 
 ExportFormat = Literal["csv", "jsonl"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "jsonl")
@@ -80,6 +83,13 @@ FROM idx LEFT JOIN {events} s
       OR NOT (idx.n = idx.top AND idx.at_version < idx.top))
 ORDER BY s.originator_version
 """
+
+
+def replayed_topic(events: Iterable[Aggregate.Event], units: UnitDirectory) -> TopicRow | None:
+    """The topic after `events`, replayed by the topics read model's own code (asOf
+    reads); None when there are none (before the topic existed)."""
+    summary = replay([envelope(event, 0) for event in events], units)
+    return None if summary is None else summary_topic(summary)
 
 
 def events_as_of(
@@ -275,14 +285,9 @@ def _state_at(
 ) -> dict[str, Any] | None:
     """The topic as it stood (None before it existed), by the read model's own replay,
     with unit names as they were then."""
-    from projections.envelope import envelope
-    from projections.queries import summary_topic
-    from projections.topics import replay
-
-    summary = replay([envelope(e, 0) for e in events], app.units)
-    if summary is None:
+    row = replayed_topic(events, app.units)
+    if row is None:
         return None
-    row = summary_topic(summary)
     names.preload([row.owner, row.location, *(h.unit for h in row.route)])
 
     def unit(code: str) -> dict[str, str]:

@@ -8,12 +8,11 @@ the event loop never blocks on PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from anyio import to_thread
-from eventsourcing.domain import Aggregate
 from fastapi import Request
 from psycopg import Connection
 from strawberry.dataloader import DataLoader
@@ -23,13 +22,11 @@ from api.auth import Principal, UnauthenticatedError
 from api.errors import UnavailableError
 from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
-from domain.application import CommandResult, LinkageApp
+from domain.application import CommandResult
 from domain.errors import BadInputError
 from projections import queries
-from projections.audit import events_as_of
-from projections.envelope import envelope
+from projections.audit import events_as_of, replayed_topic
 from projections.queries import TopicRow, UnitRow
-from projections.topics import replay
 
 T = TypeVar("T")
 
@@ -125,7 +122,7 @@ class Context(BaseContext):
         app = self.state.runtime.app
 
         def replayed() -> TopicRow | None:
-            return _replayed(app, app.events_of(topic_id))
+            return replayed_topic(app.events_of(topic_id), app.units)
 
         return await to_thread.run_sync(replayed)
 
@@ -138,7 +135,7 @@ class Context(BaseContext):
         def as_of(conn: Connection[Any]) -> TopicRow | None:
             if queries.topic(conn, viewer, str(topic_id)) is None:
                 return None
-            return _replayed(app, events_as_of(conn, app, topic_id, at))
+            return replayed_topic(events_as_of(conn, app, topic_id, at), app.units)
 
         return await self.db(as_of)
 
@@ -151,11 +148,6 @@ class Context(BaseContext):
         return await to_thread.run_sync(
             lambda: self.state.commands.run(viewer, name, topic_id, arguments)
         )
-
-
-def _replayed(app: LinkageApp, events: Iterable[Aggregate.Event]) -> TopicRow | None:
-    summary = replay([envelope(event, 0) for event in events], app.units)
-    return None if summary is None else queries.summary_topic(summary)
 
 
 async def get_context(request: Request) -> Context:
