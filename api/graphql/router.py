@@ -85,8 +85,7 @@ async def _refused(request: Request, message: str, status: int) -> JSONResponse:
 
 def read_models(state: ApiState) -> dict[str, Any]:
     """Where the read models stand: their position, the store head and the lag."""
-    runner = state.runtime.projections
-    position, head = runner.position(), runner.head()
+    position, head = state.runtime.projections.standing()
     return {"readModels": {"position": position, "head": head, "lag": max(head - position, 0)}}
 
 

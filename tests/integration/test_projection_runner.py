@@ -189,3 +189,20 @@ def test_a_projector_killed_between_write_and_commit_resumes_without_loss_or_rep
 
 def _scratch_datastores(database: Database) -> Any:
     return lambda schema: database.datastore(schema=schema)
+
+
+def test_standing_reads_the_lowest_view_position_and_the_head_in_one_query(
+    small_runtime: Runtime,
+) -> None:
+    runner = small_runtime.projections
+    _comment_storm(small_runtime, topics=2, comments=5)
+    runner.catch_up(["topics"])  # the others stay behind
+    head = runner.head()
+    behind = min(view.position() for view in runner.views.values())
+    assert runner.views["topics"].position() == head > behind
+
+    assert runner.standing() == (behind, head)
+    assert runner.position() == behind
+
+    runner.catch_up()
+    assert runner.standing() == (head, head)
