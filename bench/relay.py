@@ -21,7 +21,6 @@ Everything shares this machine's cores; results go to bench/results-relay.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import resource
@@ -158,7 +157,7 @@ def end_to_end_lag(home: Path, broker: Broker, clients: int, seconds: float) -> 
             target=_probe, args=(url, tokens, villages[-1], lags, misses, stop)
         )
         probe.start()
-        load = asyncio.run(_commands(url, tokens, villages[:clients], clients, seconds))
+        load = _commands(url, tokens, villages[:clients], clients, seconds)
         stop.set()
         probe.join(60)
         memory = {name: process_tree_peak(proc.pid) for name, proc in procs.items()}
