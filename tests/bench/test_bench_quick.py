@@ -65,3 +65,27 @@ def test_quick_bench_measures_everything_and_prints_the_table(tmp_path: Path) ->
     for key in rows:
         assert f"| {key} |" in table
     assert "load average at start" in done.stdout
+
+    # issue 7's scale check runs against a store that exists: this one
+    scale = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--home", str(tmp_path / "home"),
+         "--clients", "2", "--seconds", "2", "--reads", "3", "--output", str(scale)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(scale.read_text(encoding="utf-8"))
+    size = found["size"]
+    assert size["topics"] == found["api"]["store"]["topics"] > 0
+    assert size["pgdata_bytes"] > size["database_bytes"] > size["event store bytes"] > 0
+    assert size["hash chain bytes"] > 0
+    assert size["read models bytes"] > 0
+    assert found["api"]["P1"]["commands"] > 0
+    assert found["api"]["P1"]["failed"] == 0
+    assert set(found["api"]["P5"]) >= {"inbox_page_50", "province_stats", "topic_timeline_50"}
+    assert found["verify"]["intact"]
+    assert found["verify"]["events"] >= store["events"]
