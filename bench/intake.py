@@ -52,7 +52,7 @@ RESULTS = Path(__file__).with_name("results-intake.json")
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Measure P2 on a fresh store; the results, also written to results-intake.json."""
+    """Measure P2 on a fresh store; the results (`main` writes them to results-intake.json)."""
     with tempfile.TemporaryDirectory(prefix="linkage-bench-intake-") as scratch:
         return measure(Path(scratch), quick, stop_server=True)
 
@@ -81,7 +81,6 @@ def measure(home: Path, quick: bool, *, stop_server: bool = False) -> dict[str, 
         server = runtime.database.embedded_server
     if stop_server and server is not None:
         server.cleanup()  # before its temporary folder goes
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return results
 
 
@@ -204,7 +203,9 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(args.home).resolve() if args.home else None
     results = measure(home, args.quick) if home else run(args.quick)
-    print(json.dumps(results, indent=2, ensure_ascii=False))
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":
