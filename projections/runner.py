@@ -380,10 +380,12 @@ class ProjectionRunner:
             return self.fed_up_to()
         return self.standing()[0]
 
-    def standing(self) -> tuple[int, int]:
+    def standing(self, conn: psycopg.Connection[tuple[Any, ...]] | None = None) -> tuple[int, int]:
         """(position, head): where every view stands and the store's head, read in one
         round trip (every GraphQL answer reports both; one query per view and one for
-        the head were four round trips per request)."""
+        the head were four). `conn`, an autocommit connection, saves the transaction
+        around the query; without one it runs on a view's pool (the recorder's is the
+        commands', busy under load; the views' are idle in API workers)."""
         recorder = self.app.recorder
         views = list(self.views.values())
         if self.fed_up_to is not None:
@@ -394,11 +396,16 @@ class ProjectionRunner:
             return min(view.position() for view in views), self.head()
         if self._standing_sql is None:
             self._standing_sql = _standing_sql(recorder, views)
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(self._standing_sql, ([view.name for view in views],), prepare=True)
-            row = curs.fetchone()
-        assert row is not None
-        return int(row["position"]), int(row["head"])
+        names = [view.name for view in views]
+        if conn is not None:  # rows as tuples: position, head
+            row = conn.execute(self._standing_sql, (names,)).fetchone()
+            assert row is not None
+            return int(row[0]), int(row[1])
+        with views[0].datastore.transaction(commit=False) as curs:
+            curs.execute(self._standing_sql, (names,))
+            found = curs.fetchone()
+        assert found is not None
+        return int(found["position"]), int(found["head"])
 
     def wait_for(self, position: int, timeout: float = 5.0) -> None:
         """Block until every view has processed `position`; TimeoutError after `timeout`."""
@@ -564,9 +571,9 @@ def _standing_sql(recorder: PostgresApplicationRecorder, views: Sequence[View]) 
         Identifier(recorder.datastore.schema or "public"), Identifier(recorder.events_table_name)
     )
     return SQL(
-        "SELECT coalesce((SELECT max(notification_id) FROM {}), 0) AS head,"
-        " (SELECT min(p.position) FROM ({}) AS p) AS position"
-    ).format(events, SQL(POSITIONS).format(tracking))
+        "SELECT (SELECT min(p.position) FROM ({}) AS p) AS position,"
+        " coalesce((SELECT max(notification_id) FROM {}), 0) AS head"
+    ).format(SQL(POSITIONS).format(tracking), events)
 
 
 def _tracking_table(views: Sequence[View]) -> Composed | None:

@@ -85,7 +85,8 @@ async def _refused(request: Request, message: str, status: int) -> JSONResponse:
 
 def read_models(state: ApiState) -> dict[str, Any]:
     """Where the read models stand: their position, the store head and the lag."""
-    position, head = state.runtime.projections.standing()
+    with state.reads.connection() as conn:  # autocommit: one round trip
+        position, head = state.runtime.projections.standing(conn)
     return {"readModels": {"position": position, "head": head, "lag": max(head - position, 0)}}
 
 

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
 
@@ -203,6 +204,8 @@ def test_standing_reads_the_lowest_view_position_and_the_head_in_one_query(
 
     assert runner.standing() == (behind, head)
     assert runner.position() == behind
+    with psycopg.connect(small_runtime.database.conninfo, autocommit=True) as conn:
+        assert runner.standing(conn) == (behind, head)  # as the API asks, on its read pool
 
     runner.catch_up()
     assert runner.standing() == (head, head)
