@@ -8,7 +8,7 @@ the tests that need it fail (CI or not): there is no skip.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
@@ -16,6 +16,8 @@ import pytest
 from infra.bootstrap import Runtime, build_runtime
 from infra.database import Database
 from infra.settings import Settings
+from infra.stream.relay import BATCH_SIZE as RELAY_BATCH
+from infra.stream.relay import Relay
 from tests.utils.factories import SMALL_HIERARCHY
 from tests.utils.kafka import Broker, unique_topic
 from tests.utils.units import load_units
@@ -51,3 +53,19 @@ def stream_runtime(database: Database, stream_settings: Settings) -> Iterator[Ru
     with build_runtime(database, stream_settings) as rt:
         load_units(rt, SMALL_HIERARCHY)
         yield rt
+
+
+@pytest.fixture
+def make_relay(stream_runtime: Runtime) -> Iterator[Callable[..., Relay]]:
+    """Relays on `stream_runtime` (or another runtime), closed after the test: an
+    unclosed producer's socket surfaces as an unraisable ResourceWarning later."""
+    made: list[Relay] = []
+
+    def make(runtime: Runtime | None = None, batch_size: int = RELAY_BATCH) -> Relay:
+        relay = Relay(runtime or stream_runtime, batch_size=batch_size)
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        relay.close()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -45,9 +46,11 @@ def test_the_document_is_generated_from_the_event_classes() -> None:
         Draft202012Validator.check_schema(schema)
 
 
-def test_real_messages_validate_against_the_document(stream_runtime: Runtime) -> None:
+def test_real_messages_validate_against_the_document(
+    stream_runtime: Runtime, make_relay: Callable[..., Relay]
+) -> None:
     head = simulate(stream_runtime, 60, seed=21)
-    publish_all(Relay(stream_runtime, batch_size=500))
+    publish_all(make_relay(batch_size=500))
     settings = stream_runtime.settings
     assert settings.kafka_bootstrap is not None
     records = read_all(settings.kafka_bootstrap, settings.kafka_topic, head)

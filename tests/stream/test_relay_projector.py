@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from infra.bootstrap import Runtime
@@ -52,10 +52,10 @@ def wait_fed(runtime: Runtime, position: int, timeout: float = 90) -> None:
 
 
 def test_every_event_reaches_kafka_in_topic_order_with_the_envelope(
-    stream_runtime: Runtime,
+    stream_runtime: Runtime, make_relay: Callable[..., Relay]
 ) -> None:
     head = simulate(stream_runtime, 30)
-    relay = Relay(stream_runtime, batch_size=250)
+    relay = make_relay(batch_size=250)
     publish_all(relay)
     assert relay.status().position == head
 
@@ -99,9 +99,11 @@ def test_every_event_reaches_kafka_in_topic_order_with_the_envelope(
     uuid.UUID(submitted["topic_id"])
 
 
-def test_kafka_fed_read_models_equal_a_rebuild(stream_runtime: Runtime) -> None:
+def test_kafka_fed_read_models_equal_a_rebuild(
+    stream_runtime: Runtime, make_relay: Callable[..., Relay]
+) -> None:
     head = simulate(stream_runtime, 40)
-    relay = Relay(stream_runtime, batch_size=300)
+    relay = make_relay(batch_size=300)
     with projecting(stream_runtime) as (projector,):
         publish_all(relay)
         wait_fed(stream_runtime, head)
@@ -120,9 +122,11 @@ def test_kafka_fed_read_models_equal_a_rebuild(stream_runtime: Runtime) -> None:
     assert all(fed[t] for t in ("topic_summary", "timeline_events", "inbox"))
 
 
-def test_repeats_from_the_relay_are_applied_once(stream_runtime: Runtime) -> None:
+def test_repeats_from_the_relay_are_applied_once(
+    stream_runtime: Runtime, make_relay: Callable[..., Relay]
+) -> None:
     head = simulate(stream_runtime, 15)
-    relay = Relay(stream_runtime, batch_size=200)
+    relay = make_relay(batch_size=200)
     publish_all(relay)
     # a relay that died after the broker acknowledged, before storing its position
     relay._record(head // 3, {})
@@ -147,7 +151,7 @@ def test_repeats_from_the_relay_are_applied_once(stream_runtime: Runtime) -> Non
 
 
 def test_a_message_that_is_not_an_event_is_set_aside_and_the_rest_applied(
-    stream_runtime: Runtime,
+    stream_runtime: Runtime, make_relay: Callable[..., Relay]
 ) -> None:
     from kafka import KafkaProducer
 
@@ -163,7 +167,7 @@ def test_a_message_that_is_not_an_event_is_set_aside_and_the_rest_applied(
     producer.close()
 
     head = simulate(stream_runtime, 10, seed=9)
-    relay = Relay(stream_runtime)
+    relay = make_relay()
     with projecting(stream_runtime):
         publish_all(relay)
         wait_fed(stream_runtime, head)
