@@ -14,7 +14,11 @@ Tables
   fixed monthly metrics below, one row per unit and month;
 * ``stats_counters (unit, month, metric, value)`` — the open-ended ones:
   ``category:<c>``, ``source:<s>``, ``close_days:<n>`` by month, and
-  ``stage:<stage>`` (month ''); a counter back at zero is deleted;
+  ``stage:<stage>`` (month ''); a counter back at zero is deleted. Its key
+  carries the value (``INCLUDE``) so that a statistics read is an index-only scan:
+  a unit's rows are scattered over the heap as events arrive, and at 1 M topics
+  the province's 14,000 counter rows sat on 7,000 pages (37 ms; 14 ms from the
+  index). The price: an update is no longer HOT (−5 % on the view's rebuild);
 * ``stats_topic_state`` — what the view remembers of each topic (its location
   path, stage, current hop, pending request, last feedback, tasks) to turn events
   into deltas.
@@ -304,7 +308,7 @@ class StatsView(View):
         " month text NOT NULL,"
         " metric text NOT NULL,"
         " value bigint NOT NULL,"
-        " PRIMARY KEY (unit, month, metric)) WITH (fillfactor = 80)",
+        " PRIMARY KEY (unit, month, metric) INCLUDE (value)) WITH (fillfactor = 80)",
         "CREATE TABLE IF NOT EXISTS {schema}.stats_topic_state ("
         " topic_id text PRIMARY KEY,"
         " version int NOT NULL,"
