@@ -10,7 +10,8 @@ one with `python -m bench.rebuild`), then
   start and report research, two comments) for `--seconds`; commands/s and latency
   percentiles, every response checked;
 * P5: sequential read latencies of the province's inbox page, the province's
-  statistics and the topic with the most events with 50 of them.
+  statistics and a topic with its timeline of 50 events (the store's longest topic,
+  or, when none has 50 events, one this run writes: a submission and 49 comments).
 
 The load generator runs on the same machine as the server and PostgreSQL, so the
 three share the cores: it is a thread and a keep-alive `http.client` connection per
@@ -65,6 +66,13 @@ TOPIC = (
     " edges { node { type reason actor { userId } } } } } }"
 )
 
+TOPIC_EVENTS = 50
+COMMENT = "mutation($i: CommentInput!) { addComment(input: $i) { position } }"
+VERSION = (
+    "query($id: ID!, $p: Int) { topic(id: $id, consistentWith: $p)"
+    " { timeline(first: 1) { totalCount } } }"
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -117,6 +125,9 @@ def run(
         if commands:
             results["P1"] = _commands(url, tokens, villages, clients, seconds)
         if reads:
+            if events < TOPIC_EVENTS:  # P5's topic has 50 events: write one that has
+                topic_id = _long_topic(url, tokens, villages[0])
+                events = TOPIC_EVENTS
             province = tokens.issue("62", [Role.STAFF, Role.LEADER])
             results["P5"] = {
                 "inbox_page_50": _reads(url, province, INBOX, {}, reads),
@@ -251,6 +262,39 @@ def _reads(url: str, token: str, query: str, variables: dict[str, Any], n: int) 
     finally:
         connection.close()
     return _percentiles(latencies)
+
+
+def _long_topic(url: str, tokens: TokenService, village: str) -> str:
+    """A topic of `TOPIC_EVENTS` events (submitted, then commented on), once the read
+    models show all of them."""
+    connection = GraphQLClient(url, tokens.issue(village, [Role.STAFF]))
+    try:
+
+        def post(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+            status, body = connection.post(query, variables)
+            if status != 200 or body.get("errors") or not body.get("data"):
+                raise SystemExit(f"writing P5's topic failed ({status}): {body.get('errors')}")
+            data: dict[str, Any] = body["data"]
+            return data
+
+        submit = {
+            "title": "P5 读取基准议题",
+            "description": "五十个事件的议题，用于读取延迟测量",
+            "category": "市政设施",
+            "source": "GRID",
+            "locationUnit": village,
+        }
+        topic_id = str(post(SUBMIT, {"i": submit})["submitTopic"]["topic"]["topicId"])
+        position = 0
+        for n in range(TOPIC_EVENTS - 1):
+            comment = {"topicId": topic_id, "text": f"第 {n + 1} 条意见"}
+            position = post(COMMENT, {"i": comment})["addComment"]["position"]
+        found = post(VERSION, {"id": topic_id, "p": position})["topic"]
+        if found is None or found["timeline"]["totalCount"] != TOPIC_EVENTS:
+            raise SystemExit(f"P5's topic {topic_id} does not show {TOPIC_EVENTS} events")
+        return topic_id
+    finally:
+        connection.close()
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
