@@ -663,18 +663,27 @@ def _stats_row(
     overdue: int,
     min_sample: int,
 ) -> StatsRow:
-    def counts(prefix: str, key: Callable[[Count], Any]) -> tuple[Count, ...]:
-        found = [Count(k[len(prefix) :], v) for k, v in m.items() if k.startswith(prefix) and v]
-        return tuple(sorted(found, key=key))
+    found: dict[str, list[Count]] = {"stage": [], "category": [], "source": []}
+    bins: dict[int, int] = {}
+    for name, v in m.items():  # one pass: "kind:key" counters by kind
+        kind, colon, key = name.partition(":")
+        if not colon:
+            continue
+        if kind == "close_days":
+            bins[int(key)] = v
+        elif v and kind in found:
+            found[kind].append(Count(key, v))
 
-    bins = {int(k[len("close_days:") :]): v for k, v in m.items() if k.startswith("close_days:")}
+    def counts(kind: str, order: Callable[[Count], Any]) -> tuple[Count, ...]:
+        return tuple(sorted(found[kind], key=order))
+
     held = {
         level: m[f"held_seconds_l{level}"] / m[f"held_count_l{level}"] / 3600
         for level in LEVELS
         if m.get(f"held_count_l{level}")
     }
     visits = m.get("visits", 0)
-    by_stage = counts("stage:", lambda c: STAGE_ORDER.get(c.key, len(STAGE_ORDER)))
+    by_stage = counts("stage", lambda c: STAGE_ORDER.get(c.key, len(STAGE_ORDER)))
     return StatsRow(
         unit=unit,
         total=m.get("submitted", 0),
@@ -682,8 +691,8 @@ def _stats_row(
         closed=m.get("closed", 0),
         overdue=overdue,
         by_stage=by_stage,
-        by_category=counts("category:", lambda c: (-c.count, c.key)),
-        by_source=counts("source:", lambda c: (-c.count, c.key)),
+        by_category=counts("category", lambda c: (-c.count, c.key)),
+        by_source=counts("source", lambda c: (-c.count, c.key)),
         median_days_to_close=_median(bins),
         rates=rates(m),
         visits=visits,
