@@ -56,6 +56,7 @@ def test_a_page_of_100_topics_costs_no_more_statements_than_a_page_of_5(live: Li
 
     assert (small, full) == (5, 100)
     # count and page, then at most one units batch per depth of nested units (two
-    # here: a topic's units, then locationUnit.parent); cached units need none
-    assert small_cost <= 4, small_cost
-    assert full_cost <= 4, full_cost
+    # here: a topic's units, then locationUnit.parent); cached units need none; and
+    # one for extensions.readModels, which every answer carries
+    assert small_cost <= 5, small_cost
+    assert full_cost <= 5, full_cost
