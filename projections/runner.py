@@ -378,34 +378,22 @@ class ProjectionRunner:
         """The position every view has reached (the lowest)."""
         if self.fed_up_to is not None:
             return self.fed_up_to()
-        return self.standing()[0]
+        return min(self._positions(list(self.views.values())).values(), default=0)
 
     def standing(self, conn: psycopg.Connection[tuple[Any, ...]] | None = None) -> tuple[int, int]:
-        """(position, head): where every view stands and the store's head, read in one
-        round trip (every GraphQL answer reports both; one query per view and one for
-        the head were four). `conn`, an autocommit connection, saves the transaction
-        around the query; without one it runs on a view's pool (the recorder's is the
-        commands', busy under load; the views' are idle in API workers)."""
+        """(position, head): where every view stands and the store's head. Given an
+        autocommit connection (the API's read pool: every GraphQL answer reports both)
+        it is one statement, no transaction around it; else two reads."""
         recorder = self.app.recorder
         views = list(self.views.values())
-        if self.fed_up_to is not None:
-            return self.fed_up_to(), self.head()
-        if not views:
-            return 0, self.head()
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            return min(view.position() for view in views), self.head()
+        fed_here = self.fed_up_to is None and bool(views)
+        if conn is None or not fed_here or not isinstance(recorder, PostgresApplicationRecorder):
+            return self.position(), self.head()
         if self._standing_sql is None:
             self._standing_sql = _standing_sql(recorder, views)
-        names = [view.name for view in views]
-        if conn is not None:  # rows as tuples: position, head
-            row = conn.execute(self._standing_sql, (names,)).fetchone()
-            assert row is not None
-            return int(row[0]), int(row[1])
-        with views[0].datastore.transaction(commit=False) as curs:
-            curs.execute(self._standing_sql, (names,))
-            found = curs.fetchone()
-        assert found is not None
-        return int(found["position"]), int(found["head"])
+        row = conn.execute(self._standing_sql, ([view.name for view in views],)).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     def wait_for(self, position: int, timeout: float = 5.0) -> None:
         """Block until every view has processed `position`; TimeoutError after `timeout`."""
