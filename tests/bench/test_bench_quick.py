@@ -21,19 +21,24 @@ from bench.measurements import REGISTRY
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _run(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_quick_bench_measures_everything_and_prints_the_table(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--output", str(output),
-         "--home", str(tmp_path / "home")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )  # fmt: skip
+    done = _run(
+        "bench", "--quick", "--output", str(output), "--home", str(tmp_path / "home"), timeout=840
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     results = json.loads(output.read_text(encoding="utf-8"))
@@ -68,15 +73,20 @@ def test_quick_bench_measures_everything_and_prints_the_table(tmp_path: Path) ->
 
     # issue 7's scale check runs against a store that exists: this one
     scale = tmp_path / "scale.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.scale", "--home", str(tmp_path / "home"),
-         "--clients", "2", "--seconds", "2", "--reads", "3", "--output", str(scale)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    done = _run(
+        "bench.scale",
+        "--home",
+        str(tmp_path / "home"),
+        "--clients",
+        "2",
+        "--seconds",
+        "2",
+        "--reads",
+        "3",
+        "--output",
+        str(scale),
         timeout=300,
-        check=False,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(scale.read_text(encoding="utf-8"))
     size = found["size"]
