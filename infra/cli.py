@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -579,13 +579,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # a reader gone away shows here, not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        return output_closed()
     except KNOWN_FAILURES as exc:
         print(f"linkage: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("linkage: interrupted", file=sys.stderr)
         return 130
+
+
+def output_closed() -> int:
+    """Standard output's reader went away before the end (`linkage audit export … | head`):
+    the rest goes to /dev/null (so that the interpreter's last flush does not fail
+    again), one line says the output is incomplete, and the status is the failure's."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout
+        pass
+    with suppress(OSError):  # standard error may be gone too
+        print(
+            "linkage: error: standard output was closed before the output was complete "
+            "(broken pipe)",
+            file=sys.stderr,
+        )
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -18,10 +18,14 @@ are read once per export from the notification log (topic-filtered, in pages),
 current names from `units` as codes appear.
 
 **Export.** `timeline_events` of the topics the unit sees (the API's
-`topic_visibility`), in (topic, version) order, read a page of topics at a time
-(keyset pages, two indexed statements each): memory holds one page whatever the
-size of the province. Personal data is
-never in the timeline (see projections.timeline), so never in an export.
+`topic_visibility`) *and the caller sees* — the intersection, by the very predicate
+every topic read of the API applies (`projections.queries.VISIBLE`), so a unit's
+involvement in another area's topic (co-organiser, task handler, transfer target,
+former holder) never widens what an auditor or leader above it reads. In (topic,
+version) order, read a page of topics at a time (keyset pages, two indexed
+statements each): memory holds one page whatever the size of the province.
+Personal data is never in the timeline (see projections.timeline), so never in an
+export.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ from domain.errors import BadInputError, NotFoundError
 from domain.topic import check_time
 from domain.units import UnitDirectory, UnitImport, is_plausible_code
 from projections.envelope import envelope
-from projections.queries import TopicRow, summary_topic
+from projections.queries import VISIBLE, TopicRow, summary_topic
+from projections.queries import topic as visible_topic
 from projections.topics import replay
 
 ExportFormat = Literal["csv", "jsonl"]
@@ -262,10 +267,18 @@ class TopicHistory:
 
 
 def topic_history(
-    conn: Connection[Any], app: LinkageApp, topic_id: uuid.UUID, as_of: datetime | None = None
+    conn: Connection[Any],
+    app: LinkageApp,
+    topic_id: uuid.UUID,
+    as_of: datetime | None = None,
+    viewer: str | None = None,
 ) -> TopicHistory:
     """The history read from the event store (through the time index with `as_of`);
-    TOPIC_NOT_FOUND for an id that names no topic. Visibility is the caller's."""
+    TOPIC_NOT_FOUND for an id that names no topic and, with `viewer` (the caller's
+    unit), for one that `topic(id)` would not show that unit — the same answer.
+    Without `viewer` (an operator's CLI) every topic is read."""
+    if viewer is not None and visible_topic(conn, viewer, str(topic_id)) is None:
+        raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
     if as_of is None:
         events = list(app.events_of(topic_id))
     else:
@@ -325,15 +338,21 @@ def public_data(data: Mapping[str, Any]) -> dict[str, Any]:
 # -- export ----------------------------------------------------------------------------
 
 EXPORT_COLUMNS = ("position", "topic_id", *HISTORY_COLUMNS)
-# Keyset pages of the topics the unit sees (index-only on topic_visibility's key),
+# Keyset pages of the topics the unit sees (a range of topic_visibility's key) that
+# the viewer — the caller — sees too: the API's own VISIBLE predicate over the
+# topic's summary row `t` (one primary-key probe and one visibility probe a topic),
 # then each page's events by the timeline's key: two indexed statements per page,
 # whatever the planner's statistics say (a join under a server-side cursor could
 # pick a fast-start nested loop over a sequential scan of the whole timeline).
-VISIBLE_TOPICS = (
-    "SELECT DISTINCT topic_id FROM topic_visibility"
-    " WHERE unit = %(unit)s AND topic_id > %(after)s ORDER BY topic_id LIMIT %(limit)s"
+SEEN_BY_UNIT_AND_VIEWER = (
+    " FROM topic_visibility v JOIN topic_summary t ON t.topic_id = v.topic_id"
+    f" WHERE v.unit = %(unit)s AND {VISIBLE}"
 )
-COUNT_VISIBLE = "SELECT count(DISTINCT topic_id) FROM topic_visibility WHERE unit = %(unit)s"
+VISIBLE_TOPICS = (
+    f"SELECT DISTINCT v.topic_id{SEEN_BY_UNIT_AND_VIEWER}"
+    " AND v.topic_id > %(after)s ORDER BY v.topic_id LIMIT %(limit)s"
+)
+COUNT_VISIBLE = f"SELECT count(DISTINCT v.topic_id){SEEN_BY_UNIT_AND_VIEWER}"
 EVENTS_OF_TOPICS = (
     "SELECT e.position, e.topic_id, e.version, e.type, e.occurred_at, e.actor_user,"
     " e.actor_unit, e.actor_role, e.reason, e.data FROM timeline_events e"
@@ -347,27 +366,36 @@ LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class ExportWindow:
+    """What an export covers: the topics `unit` sees that `viewer` (the caller's unit;
+    `unit` itself when None, for an operator exporting a unit's view) sees too, and
+    their events in [date_from, date_to)."""
+
     unit: str
     date_from: datetime | None = None
     date_to: datetime | None = None  # exclusive
+    viewer: str | None = None
 
     def params(self) -> dict[str, Any]:
         return {
             "unit": self.unit,
+            "viewer": self.viewer or self.unit,
             "lo": self.date_from or EARLIEST,
             "hi": self.date_to or LATEST,
         }
 
 
-def export_window(unit: str, date_from: datetime | None, date_to: datetime | None) -> ExportWindow:
-    """The window checked: times with an offset, `from` not after `to`."""
+def export_window(
+    unit: str, date_from: datetime | None, date_to: datetime | None, viewer: str | None = None
+) -> ExportWindow:
+    """The window checked: times with an offset, `from` not after `to`; `viewer` the
+    caller's unit (None: `unit`'s own view)."""
     lo = None if date_from is None else check_time(date_from, "from")
     hi = None if date_to is None else check_time(date_to, "to")
     if lo is not None and hi is not None and lo > hi:
         raise BadInputError(
             "DATE_RANGE_INVERTED", f"from {lo.isoformat()} is after to {hi.isoformat()}"
         )
-    return ExportWindow(unit, lo, hi)
+    return ExportWindow(unit, lo, hi, viewer)
 
 
 def check_export_unit(conn: Connection[Any], unit: str, within: str | None = None) -> None:
@@ -397,9 +425,10 @@ def export_rows(
     names: UnitNames,
     progress: Callable[[int], object] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every event of the topics `window.unit` sees in the window, in (topic, version)
-    order, a page of EXPORT_TOPICS topics at a time: memory holds one page, never
-    the export. `progress` is told how many topics each page covered."""
+    """Every event in the window of the topics `window.unit` sees and `window.viewer`
+    sees too, in (topic, version) order, a page of EXPORT_TOPICS topics at a time:
+    memory holds one page, never the export. `progress` is told how many topics each
+    page covered."""
     params = window.params() | {"after": "", "limit": EXPORT_TOPICS}
     while True:
         with conn.cursor(row_factory=tuple_row) as cur:

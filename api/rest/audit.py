@@ -5,7 +5,10 @@ Who may: a token with the AUDITOR or the LEADER role (leaders answer for their
 unit's record); anyone else is refused with `FORBIDDEN / AUDIT_ROLE_REQUIRED`.
 Scope: the token's subtree, as everywhere — a unit outside it reads as unknown
 (`NOT_FOUND / UNIT_NOT_FOUND`), a topic out of sight as missing
-(`NOT_FOUND / TOPIC_NOT_FOUND`). The export streams (`StreamingResponse`, a page of
+(`NOT_FOUND / TOPIC_NOT_FOUND`). An export of a unit is the intersection of what
+that unit sees and what the token sees (the same visibility as `topic(id)`): a
+village's involvement in another area's topic does not show that topic to the
+auditors and leaders above the village. The export streams (`StreamingResponse`, a page of
 topics at a time, on a connection of its own): memory stays flat whatever the
 window holds, and the read pool stays free for the API's other reads.
 """
@@ -24,9 +27,8 @@ from api.commands import parse_topic_id
 from api.deps import CurrentPrincipal, StateDep
 from api.errors import PROBLEM_JSON
 from api.rest.responses import PROBLEM_SCHEMA
-from domain.errors import ForbiddenError, NotFoundError
+from domain.errors import ForbiddenError
 from domain.topic import Role
-from projections import queries
 from projections.audit import (
     EXPORT_COLUMNS,
     UnitNames,
@@ -67,7 +69,7 @@ def require_audit_role(principal: Principal) -> None:
 
 @router.get(
     "/audit/export",
-    summary="Export every event of the topics a unit sees (streamed)",
+    summary="Export every event of the topics a unit sees that the token sees too (streamed)",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -92,7 +94,8 @@ def export(
 ) -> StreamingResponse:
     require_audit_role(principal)
     fmt = check_format(format)
-    window = export_window(unit or principal.unit, from_, to)
+    # the unit's topics that the token sees too (the token's unit is the viewer)
+    window = export_window(unit or principal.unit, from_, to, viewer=principal.unit)
     with state.reads.connection() as conn:
         check_export_unit(conn, window.unit, within=principal.unit)
     app = state.runtime.app
@@ -128,6 +131,4 @@ def history(
     require_audit_role(principal)
     tid = parse_topic_id(topic_id, "topic_id")
     with state.reads.connection() as conn:
-        if queries.topic(conn, principal.unit, str(tid)) is None:
-            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {tid} does not exist")
-        return topic_history(conn, state.runtime.app, tid, as_of).document()
+        return topic_history(conn, state.runtime.app, tid, as_of, viewer=principal.unit).document()
