@@ -109,6 +109,7 @@ COMMENTING_ROLES = frozenset({Role.STAFF, Role.LEADER, Role.HANDLER, Role.MEMBER
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 MAX_SHORT = 500
+MAX_ITEMS = 100  # entries of a list argument (participants, attendance, recommendations)
 
 
 class SealedSubmitter(TypedDict):
@@ -217,6 +218,18 @@ def check_text(
             "FIELD_TOO_LONG", f"{name} has {len(text)} characters; at most {limit} are allowed"
         )
     return check_storable(text, name)
+
+
+T = TypeVar("T")
+
+
+def check_items(values: list[T], name: str, *, limit: int = MAX_ITEMS) -> list[T]:
+    """A list argument of at most `limit` entries (every protocol's cap: REST, GraphQL)."""
+    if len(values) > limit:
+        raise BadInputError(
+            "TOO_MANY_ITEMS", f"{name} has {len(values):,} entries; at most {limit} are allowed"
+        )
+    return values
 
 
 def check_storable(text: str, name: str) -> str:
@@ -920,6 +933,7 @@ class Topic(Aggregate):
         participants: list[dict[str, str | None]],
         at: datetime | None = None,
     ) -> str:
+        check_items(participants, "participants")  # the request's shape, before its state
         doing = "schedule a deliberation"
         self._check_owner_or_co_organizer(actor, doing)
         self._check_stage(frozenset({Stage.DETERMINED, Stage.RESEARCH, Stage.DELIBERATION}), doing)
@@ -972,6 +986,8 @@ class Topic(Aggregate):
         recommendations: list[str],
         at: datetime | None = None,
     ) -> None:
+        check_items(attendance, "attendance")  # the request's shape, before its state
+        check_items(recommendations, "recommendations")
         doing = "record a deliberation"
         self._check_owner_or_co_organizer(actor, doing)
         self._check_stage(frozenset({Stage.DELIBERATION}), doing)

@@ -38,6 +38,7 @@ from projections.bulk import parse_time
 from projections.stats import BASICALLY_WEIGHT, LEVELS, MONTHLY, TERMINAL, month_of
 
 MAX_FIRST = 100
+MAX_CURSOR = 1000  # characters; the cursors made here are under 300
 Scope = Literal["SUBTREE", "OWNED", "INVOLVED"]
 T = TypeVar("T")
 
@@ -939,13 +940,19 @@ def _encode(kind: str, *values: object) -> str:
 
 
 def _decode(cursor: str, kind: str, size: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        values = None
+    """The values of a cursor of `kind` made by `_encode`. Defensive: a cursor is the
+    client's text, so its length is bounded before it is decoded, and JSON nested
+    too deep (RecursionError) is as invalid as any other."""
+    values: Any = None
+    if len(cursor) <= MAX_CURSOR:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            values = json.loads(raw)
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+            values = None
     if not isinstance(values, list) or len(values) != size + 1 or values[0] != kind:
-        raise BadInputError("INVALID_CURSOR", f"cursor {cursor!r} does not belong to this list")
+        shown = cursor if len(cursor) <= 80 else f"{cursor[:40]}… ({len(cursor):,} characters)"
+        raise BadInputError("INVALID_CURSOR", f"cursor {shown!r} does not belong to this list")
     return values[1:]
 
 

@@ -8,11 +8,12 @@ the event loop never blocks on PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from anyio import to_thread
+from eventsourcing.domain import Aggregate
 from fastapi import Request
 from psycopg import Connection
 from strawberry.dataloader import DataLoader
@@ -117,12 +118,17 @@ class Context(BaseContext):
         except TimeoutError as exc:
             raise UnavailableError("READ_MODEL_BEHIND", f"{exc}; retry shortly") from None
 
-    async def replayed_topic(self, topic_id: uuid.UUID) -> TopicRow | None:
-        """The topic replayed from the event store by the read model's own code."""
+    async def replayed_topic(
+        self, topic_id: uuid.UUID, version: int | None = None
+    ) -> TopicRow | None:
+        """The topic replayed from the event store by the read model's own code; with
+        `version`, as it stood at that version (as a command left it, whatever
+        commands came after)."""
         app = self.state.runtime.app
 
         def replayed() -> TopicRow | None:
-            return replayed_topic(app.events_of(topic_id), app.units)
+            events = app.events.get(topic_id, lte=version)
+            return replayed_topic(cast(Iterable[Aggregate.Event], events), app.units)
 
         return await to_thread.run_sync(replayed)
 

@@ -182,6 +182,7 @@ async def _run(info: Ctx, name: str, topic_id: Any, arguments: dict[str, Any]) -
         created_id=result.created_id,
         duplicate=result.duplicate,
         topic_uuid=result.topic_id,
+        topic_version=result.version,
     )
 
 

@@ -27,6 +27,7 @@ from api.graphql.types import (
 )
 from api.ids import decode_global_id
 from domain.errors import BadInputError
+from domain.topic import check_items
 from domain.units import Level as DomainLevel
 from projections import queries
 
@@ -119,7 +120,7 @@ class Query:
                 viewer,
                 scope=(f.scope or Scope.SUBTREE).value,
                 unit=f.unit,
-                stages=[s.value for s in f.stage] if f.stage else None,
+                stages=[s.value for s in check_items(f.stage, "filter.stage")] if f.stage else None,
                 category=_bounded(f.category, "filter.category", MAX_TEXT_FILTER),
                 source=None if f.source is None else f.source.value,
                 cross_level=f.cross_level,

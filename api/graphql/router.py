@@ -1,25 +1,59 @@
 """POST /graphql (and GraphiQL on GET), with the read models' position in every
-response's `extensions` and error codes on every error."""
+authenticated response's `extensions` and error codes on every error.
+
+* `extensions.readModels` is answered only to a valid token: it is the store's
+  global head, nothing for an anonymous caller. When it cannot be read (the
+  database went away after a command committed) an answer that holds data still
+  goes out, with `readModels: null` and a note (`readModelsUnavailable`): the
+  command's result is never replaced by a 503.
+* A mutation sent with an `Idempotency-Key` header runs once: a retry with the
+  same key and the same request (query, variables, operation name) gets the first
+  answer back (`Idempotent-Replayed: true`); the same key on another request is
+  refused (409, CONFLICT / IDEMPOTENCY_KEY_REUSED). The store is REST's
+  (api.rest.idempotency), scoped to the token's user, unit and roles and to this
+  route. Only an answer that holds data is stored, so a refusal is re-judged.
+* An answer larger than `MAX_RESPONSE_BYTES` is refused (BAD_INPUT /
+  RESPONSE_TOO_LARGE) rather than sent; a mutation's answer always goes out.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
-from anyio import to_thread
+from anyio import from_thread, to_thread
 from cross_web import HTTPException as GraphQLHTTPError
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import (
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+    parse,
+)
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from api.auth import Principal, UnauthenticatedError
+from api.errors import HTTP_STATUS
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
+from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, fingerprint
+from api.rest.responses import REPLAYED_HEADER
 from api.state import ApiState
+from domain.errors import ConflictError
+
+log = logging.getLogger("linkage.graphql")
+
+MAX_RESPONSE_BYTES = 8_000_000
+ROUTE = "POST /graphql"  # the idempotency scope's route
+NO_PRINCIPAL = object()
 
 
 class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
@@ -29,58 +63,197 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [format_error(e) for e in result.errors]
-        state: ApiState = request.app.state.api
-        response["extensions"] = await to_thread.run_sync(lambda: read_models(state))
+        extensions = await _extensions(request, answered=_answered(result.data))
+        if extensions is not None:
+            response["extensions"] = extensions
         return response
 
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Any = None, root_value: Any = None
     ) -> Response | WebSocket:
-        if isinstance(request, Request) and request.method == "POST":
-            refusal = await _unreadable(request)
-            if refusal is not None:
-                return await _refused(request, refusal, 400)
+        if not isinstance(request, Request) or request.method != "POST":
+            return await self._answer(request, context, root_value)
+        reading = await _read(request)
+        if reading.refusal is not None:
+            return await _refused(request, reading.refusal, 400)
+        if reading.operation is OperationType.MUTATION:
+            key = request.headers.get("idempotency-key")
+            if key is not None and reading.payload is not None:
+                return await self._once(request, key, reading.payload, context, root_value)
+            return await self._answer(request, context, root_value)
+        answer = await self._answer(request, context, root_value)
+        size = len(getattr(answer, "body", b""))
+        if size > MAX_RESPONSE_BYTES:
+            message = (
+                f"the answer has {size:,} bytes; the limit is {MAX_RESPONSE_BYTES:,}: "
+                "ask for smaller pages or fewer fields"
+            )
+            return await _refused(request, message, 400, rule="RESPONSE_TOO_LARGE")
+        return answer
+
+    async def _answer(
+        self, request: Request | WebSocket, context: Any, root_value: Any
+    ) -> Response | WebSocket:
         try:
             return await super().run(request, context=context, root_value=root_value)
         except GraphQLHTTPError as exc:
             assert isinstance(request, Request)
             return await _refused(request, exc.reason, exc.status_code)
 
+    async def _once(
+        self,
+        request: Request,
+        key: str,
+        payload: dict[str, Any],
+        context: Any,
+        root_value: Any,
+    ) -> Response | WebSocket:
+        """The mutation run at most once for (caller, key): see the module doc."""
+        principal = _principal(request)
+        if principal is None:  # UNAUTHENTICATED, as without the key
+            return await self._answer(request, context, root_value)
+        if not 1 <= len(key) <= MAX_KEY_LENGTH:
+            message = (
+                f"Idempotency-Key has {len(key)} characters; it must have 1 to {MAX_KEY_LENGTH}"
+            )
+            return await _refused(request, message, 400, rule="IDEMPOTENCY_KEY_INVALID")
+        state: ApiState = request.app.state.api
+        identity = {k: payload.get(k) for k in ("query", "variables", "operationName")}
+        request_id = fingerprint("POST", "/graphql", identity)
 
-async def _unreadable(request: Request) -> str | None:
-    """Why a POST body is not one GraphQL request (None when it is, or when it is
-    not JSON at all: strawberry answers other content types itself)."""
+        def run() -> Answer:
+            response = from_thread.run(self._answer, request, context, root_value)
+            assert isinstance(response, Response)
+            body = json.loads(bytes(response.body))
+            if response.status_code != 200 or not _answered(body.get("data")):
+                raise _NotStoredError(response)  # nothing ran: a retry is judged afresh
+            body.pop("extensions", None)  # answered afresh on a replay
+            return Answer(response.status_code, body)
+
+        store = IdempotencyStore(state.reads)
+        try:
+            answer = await to_thread.run_sync(
+                lambda: store.once(_scope(principal), key, request_id, run)
+            )
+        except _NotStoredError as exc:
+            return exc.response
+        except ConflictError as exc:
+            return await _refused(
+                request, exc.message, HTTP_STATUS[exc.code], code=exc.code, rule=exc.rule
+            )
+        return await self._respond(request, answer, replayed=answer.replayed)
+
+    async def _respond(self, request: Request, answer: Answer, *, replayed: bool) -> Response:
+        body = dict(answer.body)
+        extensions = await _extensions(request, answered=True)
+        if extensions is not None:
+            body["extensions"] = extensions
+        headers = {REPLAYED_HEADER: "true"} if replayed else None
+        return JSONResponse(body, status_code=answer.status, headers=headers)
+
+
+class _NotStoredError(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__("not stored")
+        self.response = response
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    refusal: str | None = None  # why the body is not one GraphQL request
+    operation: OperationType | None = None  # the operation that would run, if known
+    payload: dict[str, Any] | None = None
+
+
+async def _read(request: Request) -> _Reading:
+    """The POST body as one GraphQL request: a refusal when it is not one, else the
+    operation it would run (None when it is not JSON at all: strawberry answers other
+    content types itself, or when strawberry reports its syntax error)."""
     if "json" not in request.headers.get("content-type", ""):
-        return None
+        return _Reading()
     body = await request.body()  # cached: strawberry reads it again
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
-        return "the body is not valid UTF-8 JSON"
+        return _Reading("the body is not valid UTF-8 JSON")
     if not isinstance(payload, dict):
-        return "the body must be a JSON object with a 'query' string"
+        return _Reading("the body must be a JSON object with a 'query' string")
     query, name = payload.get("query"), payload.get("operationName")
-    if isinstance(query, str) and name is None:
-        try:
-            document = parse(query, max_tokens=MAX_TOKENS)
-        except (GraphQLError, RecursionError):
-            return None  # strawberry reports the syntax error itself
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if len(operations) > 1:
-            return "the document holds several operations; name one with operationName"
-    return None
+    if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+        return _Reading(payload=payload)
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except (GraphQLError, RecursionError):
+        return _Reading(payload=payload)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None and len(operations) > 1:
+        return _Reading("the document holds several operations; name one with operationName")
+    operation = get_operation_ast(document, name)
+    return _Reading(operation=None if operation is None else operation.operation, payload=payload)
 
 
-async def _refused(request: Request, message: str, status: int) -> JSONResponse:
+def _principal(request: Request) -> Principal | None:
+    """The caller of a valid token, or None (verified once per request)."""
+    cached = getattr(request.state, "linkage_principal", NO_PRINCIPAL)
+    if cached is None or isinstance(cached, Principal):
+        return cached
     state: ApiState = request.app.state.api
-    extensions = await to_thread.run_sync(lambda: read_models(state))
-    error = {
-        "message": message,
-        "extensions": {"code": "BAD_INPUT", "rule": "GRAPHQL_REQUEST_INVALID"},
+    try:
+        principal: Principal | None = state.tokens.principal(request.headers.get("authorization"))
+    except UnauthenticatedError:
+        principal = None
+    request.state.linkage_principal = principal
+    return principal
+
+
+def _scope(principal: Principal) -> str:
+    """Whose stored answers a key names: the same user in another unit or with other
+    roles, or on REST, never gets this one."""
+    roles = ",".join(sorted(str(r) for r in principal.roles))
+    return "\x1f".join((principal.user_id, principal.unit, roles, ROUTE))
+
+
+def _answered(data: object) -> bool:
+    """Whether an answer holds data (a mutation answered is a command committed)."""
+    return isinstance(data, dict) and any(value is not None for value in data.values())
+
+
+async def _extensions(request: Request, *, answered: bool) -> dict[str, Any] | None:
+    """The read models' standing for a valid token (None for anyone else). If it cannot
+    be read, an answer holding data still goes out with a note; one without data
+    fails as the database does (503)."""
+    if _principal(request) is None:
+        return None
+    state: ApiState = request.app.state.api
+    try:
+        return await to_thread.run_sync(lambda: read_models(state))
+    except Exception as exc:
+        if not answered:
+            raise
+        log.warning("the read models' standing could not be read for an answer: %r", exc)
+        return {
+            "readModels": None,
+            "readModelsUnavailable": "the read models' position could not be read (the "
+            "database cannot be reached); the answer itself stands",
+        }
+
+
+async def _refused(
+    request: Request,
+    message: str,
+    status: int,
+    *,
+    code: str = "BAD_INPUT",
+    rule: str = "GRAPHQL_REQUEST_INVALID",
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "data": None,
+        "errors": [{"message": message, "extensions": {"code": code, "rule": rule}}],
     }
-    return JSONResponse(
-        {"data": None, "errors": [error], "extensions": extensions}, status_code=status
-    )
+    extensions = await _extensions(request, answered=False)
+    if extensions is not None:
+        body["extensions"] = extensions
+    return JSONResponse(body, status_code=status)
 
 
 def read_models(state: ApiState) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The schema, its limits, and how errors are classified.
 
-Limits (DESIGN §6): query depth, aliases and tokens, checked before execution;
-`first` ≤ 100 is checked by the read queries. Every error leaves with a `code`:
-a `LinkageError` keeps its own code and rule; an error from parsing, validation
-or argument coercion (no field path) is BAD_INPUT; anything else is INTERNAL,
-logged here with its traceback and shown to the client without details.
+Limits (DESIGN §6): query depth, aliases, tokens and cost (api.graphql.cost),
+checked before execution; `first` ≤ 100 is checked by the read queries. Every
+error leaves with a `code`: a `LinkageError` keeps its own code and rule; an
+error from parsing, validation or argument coercion (no field path) is
+BAD_INPUT; anything else is INTERNAL, logged here with its traceback and shown
+to the client without details.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from strawberry.extensions import (
     ParserCache,
     ValidationCache,
     max_aliases,
-    query_depth_limiter,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.graphql.cost import CostLimit, DepthLimit
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.scalars import DateTimeScalar
@@ -38,7 +39,6 @@ log = logging.getLogger("linkage.graphql")
 # A value PostgreSQL cannot take (NUL, an unpaired surrogate) that no rule caught.
 UNSTORABLE_INPUT = (psycopg.DataError, UnicodeEncodeError)
 
-MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4000
 CACHED_DOCUMENTS = 1000
@@ -46,13 +46,15 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 # The limit rules are built once: ValidationCache keys on the rule classes, so rules
-# made afresh per request (as QueryDepthLimiter and MaxAliasesLimiter do) never hit it.
-DEPTH_RULE = query_depth_limiter.create_validator(MAX_DEPTH, should_ignore=None)
+# made afresh per request (as MaxAliasesLimiter does) never hit it. The depth rule is
+# our own: strawberry's counts the root field as 0, so it let 13 levels through.
+DEPTH_RULE = DepthLimit
 ALIAS_RULE = max_aliases.create_validator(MAX_ALIASES)
 
 
 class LimitRules(AddValidationRules):
-    """Query depth ≤ MAX_DEPTH and aliases ≤ MAX_ALIASES (fragments included)."""
+    """Query depth ≤ MAX_DEPTH (the root field is 1) and aliases ≤ MAX_ALIASES
+    (fragments included)."""
 
     def __init__(self) -> None:
         super().__init__([DEPTH_RULE, ALIAS_RULE])
@@ -104,6 +106,7 @@ def build_schema() -> LinkageSchema:
         extensions=[
             LimitRules,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            CostLimit,
             # County apps repeat the same documents: parse and validate each once
             lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),

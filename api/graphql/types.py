@@ -791,9 +791,11 @@ class TopicPayload:
         description="A re-submission with a known externalRef: nothing was recorded."
     )
     topic_uuid: strawberry.Private[uuid.UUID]
+    topic_version: strawberry.Private[int | None] = None
 
     @strawberry.field(description="Replayed from the event store: exactly as the command left it.")
     async def topic(self, info: Ctx) -> Topic:
-        row = await info.context.replayed_topic(self.topic_uuid)
+        # up to the command's own version: a later command must not show through
+        row = await info.context.replayed_topic(self.topic_uuid, self.topic_version)
         assert row is not None, "a command's topic has events"
         return Topic.of(row, info.context.now)

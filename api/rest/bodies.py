@@ -4,7 +4,9 @@ Each body is strict about its shape (unknown fields, wrong JSON types, naive
 datetimes and over-long values are refused with the field named) and knows the
 keyword arguments of its `LinkageApp` verb (`arguments`). Length limits are the
 domain's own, so REST and GraphQL accept the same commands; the domain checks
-the rest (blank text, unknown units, the rules of the procedure).
+the rest (blank text, unknown units, the rules of the procedure). List caps
+(`MAX_ITEMS`) are the domain's too and only documented here (`maxItems`): the
+domain refuses a longer list (TOO_MANY_ITEMS) on every protocol alike.
 """
 
 from __future__ import annotations
@@ -22,14 +24,24 @@ from pydantic import (
     StrictBool,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from api.commands import parse_topic_id
-from domain.topic import MAX_SHORT, MAX_TEXT, MAX_TITLE, ParticipantKind, Satisfaction, Source
+from domain.topic import (
+    MAX_ITEMS,
+    MAX_SHORT,
+    MAX_TEXT,
+    MAX_TITLE,
+    ParticipantKind,
+    Satisfaction,
+    Source,
+)
 
 MAX_NAME = 100  # the domain's limit on names, categories, formats, channels
 MAX_CODE = 32  # unit codes are 2 to 12 digits; room for other schemes
 MAX_ID = 200  # topic ids: a UUID or a GraphQL global id
-MAX_ITEMS = 100
+# A list's cap, documented in OpenAPI; the domain enforces it (TOO_MANY_ITEMS).
+CAPPED: JsonDict = {"maxItems": MAX_ITEMS}
 
 
 def _storable(value: str) -> str:
@@ -178,7 +190,7 @@ class ScheduleDeliberationBody(TopicBody):
     place: ShortText
     format: Name
     participants: list[Participant] = Field(
-        max_length=MAX_ITEMS,
+        json_schema_extra=CAPPED,
         description="4+X: members, cadres, departments and the public must all sit",
     )
 
@@ -192,9 +204,9 @@ class ScheduleDeliberationBody(TopicBody):
 
 
 class RecordDeliberationBody(TopicBody):
-    attendance: list[Name] = Field(max_length=MAX_ITEMS)
+    attendance: list[Name] = Field(json_schema_extra=CAPPED)
     minutes: LongText
-    recommendations: list[LongText] = Field(max_length=MAX_ITEMS)
+    recommendations: list[LongText] = Field(json_schema_extra=CAPPED)
 
 
 class AssignTaskBody(TopicBody):

@@ -684,8 +684,9 @@ def test_a_cursor_of_another_list_is_bad_input(server: Server) -> None:
     "query",
     [
         deep(9),  # unit, 9 parents and code: 11 levels
-        "{ me { unit { children { edges { node { children { edges { node { children { edges {"
-        " node { code } } } } } } } } } } } }",  # 12 levels
+        "{ me { unit { children(first: 10) { edges { node { children(first: 10) { edges { node {"
+        " children(first: 10) { edges { node { code } } } } } } } } } } } }",  # 12 levels (and
+        # small pages: 100 children of 100 children of 100 would cost too much)
         "{ " + " ".join(f"a{i}: me {{ userId }}" for i in range(30)) + " }",
         "{ topics(first: 100) { totalCount } units(first: 0) { totalCount } }",
         f'{{ stats(unit: "{COUNTY}", consistentWith: 0) {{ total }} }}',
