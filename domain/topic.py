@@ -69,6 +69,20 @@ class TransferKind(StrEnum):
     TAKEOVER = "TAKEOVER"
 
 
+class Involvement(StrEnum):
+    """What a unit's tie to a topic grants it (DESIGN §6).
+
+    CURRENT: the location or the owner or an ancestor of either, a co-organiser, a
+    task handler, the pending transfer's target: it reads the topic and takes part.
+    ENDED: a former holder, a unit that returned a transfer of it, the location and
+    the owner of a topic merged into it: it reads the topic and its whole history
+    (it answers to its residents for the outcome, and a return counts in its 退单率)
+    but contributes nothing more."""
+
+    CURRENT = "CURRENT"
+    ENDED = "ENDED"
+
+
 class TaskStatus(StrEnum):
     ASSIGNED = "ASSIGNED"
     SIGNED = "SIGNED"
@@ -159,6 +173,18 @@ class Hop:
     left_at: datetime | None = None
     via: TransferKind | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PastInvolvement:
+    """A unit whose involvement ended other than by leaving the route: `event` ended
+    it at `at` (TransferReturned: it returned a transfer; TopicAbsorbed: a topic at
+    or held by it, `detail`, was merged into this one)."""
+
+    unit: str
+    event: str
+    at: datetime
+    detail: str
 
 
 @dataclass(slots=True)
@@ -334,6 +360,7 @@ class Topic(Aggregate):
         self.reopened = 0
         self.merged_into: str | None = None
         self.absorbed: list[str] = []
+        self.past_involvement: list[PastInvolvement] = []
         self.closed_at: datetime | None = None
         self.summary: str | None = None
 
@@ -351,19 +378,63 @@ class Topic(Aggregate):
             return True
         return bool(self.pending and self.pending.due and self.pending.due < now)
 
-    def involved_units(self) -> set[str]:
-        """Units involved besides the subtrees: route, co-organisers, task handlers."""
-        units = {hop.unit for hop in self.route}
-        units.update(self.co_organizers)
+    def current_units(self) -> set[str]:
+        """Units taking part now besides the subtrees: the holder, co-organisers,
+        task handlers and a pending transfer's target."""
+        units = {self.owner, *self.co_organizers}
         units.update(t.handler_unit for t in self.tasks.values())
         if self.pending:
             units.add(self.pending.to_unit)
         return units
 
+    def ended_units(self) -> set[str]:
+        """Units whose involvement ended (they may still be current otherwise): every
+        unit on the route, every unit that returned a transfer, the location and
+        owner of each topic merged into this one."""
+        units = {hop.unit for hop in self.route}
+        units.update(p.unit for p in self.past_involvement)
+        return units
+
+    def involved_units(self) -> set[str]:
+        """Units involved besides the subtrees, now or before."""
+        return self.current_units() | self.ended_units()
+
+    def involvement(self, unit: str, units: UnitDirectory) -> Involvement | None:
+        """CURRENT, ENDED, or None for a unit that never was involved (it cannot see
+        the topic). The one rule of who sees a topic and who may take part."""
+        if (
+            unit in self.current_units()
+            or is_within(units, self.location, unit)
+            or is_within(units, self.owner, unit)
+        ):
+            return Involvement.CURRENT
+        if unit in self.ended_units():
+            return Involvement.ENDED
+        return None
+
     def can_see(self, unit: str, units: UnitDirectory) -> bool:
-        if unit in self.involved_units():
-            return True
-        return is_within(units, self.location, unit) or is_within(units, self.owner, unit)
+        return self.involvement(unit, units) is not None
+
+    def how_involvement_ended(self, unit: str) -> str | None:
+        """The last event that ended `unit`'s involvement, in words; None if none did."""
+        ends: list[tuple[datetime, str]] = []
+        for hop, after in zip(self.route, self.route[1:], strict=False):
+            if hop.unit == unit and after.unit != unit and hop.left_at is not None:
+                event = (
+                    "TopicTakenOver" if after.via == TransferKind.TAKEOVER else "TransferAccepted"
+                )
+                ends.append(
+                    (
+                        hop.left_at,
+                        f"the topic moved on to {after.unit} ({event}, {hop.left_at.isoformat()})",
+                    )
+                )
+        ends.extend(
+            (p.at, f"{p.detail} ({p.event}, {p.at.isoformat()})")
+            for p in self.past_involvement
+            if p.unit == unit
+        )
+        return max(ends)[1] if ends else None
 
     def state(self) -> dict[str, Any]:
         """Everything the topic holds, as plain data (for comparisons and dumps)."""
@@ -389,6 +460,7 @@ class Topic(Aggregate):
             "comments": self.comments,
             "merged_into": self.merged_into,
             "absorbed": list(self.absorbed),
+            "past_involvement": [_plain(p) for p in self.past_involvement],
             "closed_at": self.closed_at,
         }
 
@@ -441,6 +513,22 @@ class Topic(Aggregate):
                 "NOT_OWNER_OR_CO_ORGANIZER",
                 f"only the owner {self.owner} or a co-organiser may {doing}; "
                 f"{actor.unit} is neither",
+            )
+
+    def _check_visible(self, actor: Actor, units: UnitDirectory) -> Involvement:
+        # Visibility first: a unit that cannot see the topic learns nothing of it.
+        involvement = self.involvement(actor.unit, units)
+        if involvement is None:
+            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {self.id} does not exist")
+        return involvement
+
+    def _check_involvement_current(self, actor: Actor, units: UnitDirectory, doing: str) -> None:
+        """A unit whose involvement ended reads the topic but no longer takes part."""
+        if self.involvement(actor.unit, units) == Involvement.ENDED:
+            raise ForbiddenError(
+                "INVOLVEMENT_ENDED",
+                f"{actor.unit} may read topic {self.id} but may no longer {doing}: its "
+                f"involvement ended when {self.how_involvement_ended(actor.unit)}",
             )
 
     def _check_owner_or_ancestor(self, actor: Actor, units: UnitDirectory, doing: str) -> None:
@@ -579,11 +667,21 @@ class Topic(Aggregate):
             topic.closed_at = self.timestamp
 
     class TopicAbsorbed(Event):
+        """`merged` was merged into this topic by its owner (the actor). The merged
+        topic's location and owner keep read-only sight of the topic they fed; an
+        event recorded before `merged_location` existed names the owner only."""
+
         merged: str
         reason: str
+        merged_location: str | None = None
 
         def apply(self, topic: Topic) -> None:
             topic.absorbed.append(self.merged)
+            detail = f"its topic {self.merged} was merged into this one"
+            for unit in merged_units(self.actor["unit"], self.merged_location):
+                topic.past_involvement.append(
+                    PastInvolvement(unit, "TopicAbsorbed", self.timestamp, detail)
+                )
 
     def merge_into(
         self,
@@ -614,7 +712,14 @@ class Topic(Aggregate):
         text = check_text(reason, "reason")
         now = max(self._now(at), target.modified_on)
         self._trigger(self.TopicMerged, actor, now, into=str(target.id), reason=text)
-        target._trigger(target.TopicAbsorbed, actor, now, merged=str(self.id), reason=text)
+        target._trigger(
+            target.TopicAbsorbed,
+            actor,
+            now,
+            merged=str(self.id),
+            reason=text,
+            merged_location=self.location,
+        )
 
     # -- moves between levels ----------------------------------------------------------
 
@@ -773,6 +878,14 @@ class Topic(Aggregate):
         def apply(self, topic: Topic) -> None:
             topic.pending = None
             topic.returns += 1
+            topic.past_involvement.append(
+                PastInvolvement(
+                    self.to_unit,
+                    "TransferReturned",
+                    self.timestamp,
+                    f"it returned the {self.kind.lower()} from {self.from_unit}",
+                )
+            )
 
     def return_transfer(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         pending = self._check_pending_target(actor, "return the transfer")
@@ -1357,15 +1470,20 @@ class Topic(Aggregate):
     def add_comment(
         self, actor: Actor, units: UnitDirectory, text: str, at: datetime | None = None
     ) -> None:
-        # Visibility first: a unit that cannot see the topic learns nothing of it.
-        if not self.can_see(actor.unit, units):
-            raise NotFoundError("TOPIC_NOT_FOUND", f"topic {self.id} does not exist")
+        self._check_visible(actor, units)
         self._check_role(actor, COMMENTING_ROLES, "comment")
         self._check_open("take a comment")
+        self._check_involvement_current(actor, units, "comment")
         self._trigger(self.CommentAdded, actor, at, text=check_text(text, "text"))
 
 
 # -- helpers -------------------------------------------------------------------------
+
+
+def merged_units(owner: str, location: str | None) -> list[str]:
+    """The units of a merged topic that keep sight of the topic it was merged into:
+    its owner (who merged it) and its location, once each, owner first."""
+    return [owner] if location in (None, owner) else [owner, location]
 
 
 def _active_unit(units: UnitDirectory, code: str, what: str) -> Unit:

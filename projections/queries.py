@@ -261,9 +261,10 @@ IN_SUBTREE = (
     "EXISTS (SELECT 1 FROM topic_visibility vs"
     " WHERE vs.unit = %(unit)s AND vs.kind = 'S' AND vs.topic_id = t.topic_id)"
 )
+# involved now ('I') or before ('E'): the topics the unit takes or took part in
 INVOLVED = (
     "EXISTS (SELECT 1 FROM topic_visibility vi"
-    " WHERE vi.unit = %(unit)s AND vi.kind = 'I' AND vi.topic_id = t.topic_id)"
+    " WHERE vi.unit = %(unit)s AND vi.kind IN ('I', 'E') AND vi.topic_id = t.topic_id)"
 )
 SCOPES: dict[str, str] = {
     "SUBTREE": IN_SUBTREE,

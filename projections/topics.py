@@ -7,10 +7,14 @@ Tables (all in the view's schema):
   meetings, return visits, and the derived columns the lists filter on
   (`cross_level`, `open_task_due`, `pending_due`, `due_at`, `terminal`, `search`).
 * `topic_visibility` — for each topic, the units that may see it (DESIGN §6), the
-  same rule as `domain.topic.Topic.can_see`: kind 'S' (subtree) for every unit
+  same rule as `domain.topic.Topic.involvement`: kind 'S' (subtree) for every unit
   that is the location or the current owner or an ancestor of either; kind 'I'
-  (involved) for every unit on the route, each co-organiser, each task handler and
-  a pending transfer's target. 'S' rows also carry `located` (the unit is the
+  (involved now) for the owner, each co-organiser, each task handler and a pending
+  transfer's target; kind 'E' (involvement ended: it reads, it takes no part) for
+  every other unit on the route, each unit that returned a transfer and the
+  location and owner of each topic merged into this one (`past_involvement`).
+  A unit with an 'S' or 'I' row is involved now; one with only an 'E' row is not.
+  'S' rows also carry `located` (the unit is the
   location or its ancestor: the rows statistics roll up on) and `due_at` (the
   earliest open deadline, NULL once terminal), so "overdue under unit U" is one
   index range scan.
@@ -37,7 +41,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from domain.topic import TERMINAL_STAGES, Stage, TaskStatus, TransferKind
+from domain.topic import TERMINAL_STAGES, Stage, TaskStatus, TransferKind, merged_units
 from domain.units import UnitDirectory
 from projections.base import View
 from projections.bulk import (
@@ -82,6 +86,7 @@ STORED_COLUMNS = (
     ("closed_at", "timestamptz"),
     ("merged_into", "text"),
     ("cross_level", "boolean"),
+    ("past_involvement", "jsonb"),
 )
 DERIVED_COLUMNS = (
     ("open_task_due", "timestamptz"),
@@ -124,6 +129,8 @@ class Summary:
     closed_at: datetime | None = None
     merged_into: str | None = None
     cross_level: bool = False
+    # units whose involvement ended off the route: {"unit", "event", "at"}
+    past_involvement: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: DictRow) -> Summary:
@@ -164,12 +171,14 @@ class Summary:
         subtree = set(located) | set(places.path(self.owner))
         due = self.due_at
         rows: set[tuple[Any, ...]] = {(u, self.topic_id, "S", u in located, due) for u in subtree}
-        involved = {hop["unit"] for hop in self.route}
-        involved.update(self.co_organizers)
-        involved.update(t["handler_unit"] for t in self.tasks)
+        current = {self.owner, *self.co_organizers}
+        current.update(t["handler_unit"] for t in self.tasks)
         if self.pending:
-            involved.add(self.pending["to_unit"])
-        rows.update((u, self.topic_id, "I", False, None) for u in involved)
+            current.add(self.pending["to_unit"])
+        ended = {hop["unit"] for hop in self.route}
+        ended.update(p["unit"] for p in self.past_involvement)
+        rows.update((u, self.topic_id, "I", False, None) for u in current)
+        rows.update((u, self.topic_id, "E", False, None) for u in ended - current)
         return rows
 
     def inbox(self) -> set[tuple[Any, ...]]:
@@ -263,6 +272,10 @@ def _move(s: Summary, places: UnitPaths, to: str, at: datetime, via: str, why: s
     s.cross_level = s.cross_level or level != s.location_level
 
 
+def _ended(unit: str, event: str, at: datetime) -> dict[str, Any]:
+    return {"unit": unit, "event": event, "at": iso(at)}
+
+
 def _task(s: Summary, task_id: str) -> dict[str, Any]:
     for task in s.tasks:
         if task["task_id"] == task_id:
@@ -312,6 +325,10 @@ def apply_event(s: Summary, e: Envelope, places: UnitPaths) -> None:
         case "TransferReturned":
             s.pending = None
             s.returns += 1
+            s.past_involvement.append(_ended(d["to_unit"], e.type, at))
+        case "TopicAbsorbed":
+            for unit in merged_units(e.actor["unit"], d.get("merged_location")):
+                s.past_involvement.append(_ended(unit, e.type, at))
         case "TransferCancelled":
             s.pending = None
         case "TopicTakenOver":
@@ -452,7 +469,11 @@ class TopicsView(View):
         " pending_due timestamptz,"
         " due_at timestamptz,"
         " terminal boolean NOT NULL,"
-        " search text NOT NULL)",
+        " search text NOT NULL,"
+        " past_involvement jsonb NOT NULL DEFAULT '[]')",
+        # a table created before the column existed gets it (a rebuild fills it in)
+        "ALTER TABLE {schema}.topic_summary"
+        " ADD COLUMN IF NOT EXISTS past_involvement jsonb NOT NULL DEFAULT '[]'",
         "CREATE INDEX IF NOT EXISTS topic_summary_owner_idx"
         " ON {schema}.topic_summary (owner, updated_at DESC, topic_id DESC)",
         "CREATE INDEX IF NOT EXISTS topic_summary_updated_idx"

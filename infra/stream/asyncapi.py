@@ -8,6 +8,7 @@ type's `data` schema, derived from the event class's annotations.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 import typing
@@ -57,10 +58,12 @@ def json_schema(hint: Any) -> dict[str, Any]:
 
 def _data_schema(cls: type) -> dict[str, Any]:
     fields = data_fields(cls)
+    # a field added later has a default: events recorded before it lack it
+    defaulted = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     return {
         "type": "object",
         "properties": {name: json_schema(hint) for name, hint in fields.items()},
-        "required": sorted(fields),
+        "required": sorted(set(fields) - defaulted),
         "additionalProperties": False,
     }
 

@@ -110,6 +110,7 @@ class MTopic:
     pending: tuple[TransferKind, str, str] | None = None
     route: list[str] = field(default_factory=list)
     co: list[str] = field(default_factory=list)
+    readers: list[str] = field(default_factory=list)  # returned a transfer; fed a merge
     reports: int = 0
     meetings: dict[str, bool] = field(default_factory=dict)  # id -> held
     tasks: dict[str, MTask] = field(default_factory=dict)
@@ -152,8 +153,8 @@ class MTopic:
         self.open()
         need(a.unit == task.handler_unit, "NOT_TASK_HANDLER")
 
-    def visible_to(self, unit: str) -> bool:
-        involved = {*self.route, *self.co, *(t.handler_unit for t in self.tasks.values())}
+    def involved_now(self, unit: str) -> bool:
+        involved = {self.owner, *self.co, *(t.handler_unit for t in self.tasks.values())}
         if self.pending:
             involved.add(self.pending[2])
         return (
@@ -161,6 +162,10 @@ class MTopic:
             or unit in (self.location, *ancestors(self.location))
             or unit in (self.owner, *ancestors(self.owner))
         )
+
+    def visible_to(self, unit: str) -> bool:
+        """Involved now, or before: on the route, returned a transfer, fed a merge."""
+        return self.involved_now(unit) or unit in {*self.route, *self.readers}
 
     def move_to(self, unit: str) -> None:
         self.owner = unit
@@ -667,6 +672,8 @@ class TopicMachine(RuleBasedStateMachine):
             self.decide(m, a)
 
         def change(m: MTopic) -> None:
+            assert m.pending is not None
+            m.readers.append(m.pending[2])
             m.pending = None
             m.returns += 1
 
@@ -744,6 +751,7 @@ class TopicMachine(RuleBasedStateMachine):
             m.stage = Stage.MERGED
             m.version += 1
             t.version += 1
+            t.readers.extend([m.owner, m.location])
 
         touched = [source] if source == into else [source, into]
         self.execute(
@@ -941,6 +949,7 @@ class TopicMachine(RuleBasedStateMachine):
                 need(a.role in COMMENTING, "ROLE_NOT_PERMITTED")
                 need(m.visible_to(a.unit), "TOPIC_NOT_FOUND")
                 m.open()
+                need(m.involved_now(a.unit), "INVOLVEMENT_ENDED")
             else:
                 need(a.role in LEADING, "ROLE_NOT_PERMITTED")
                 m.owner_or_above(a)

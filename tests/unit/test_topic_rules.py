@@ -2123,13 +2123,22 @@ def test_a_unit_that_cannot_see_the_topic_gets_not_found(app: LinkageApp, unit: 
     )
 
 
-def test_a_former_owner_on_the_route_still_sees_and_comments(app: LinkageApp) -> None:
+def test_a_former_owner_on_the_route_still_sees_but_no_longer_comments(app: LinkageApp) -> None:
     tid = submit(app, staff(TOWNSHIP), location=TOWNSHIP)
     app.delegate_topic(staff(TOWNSHIP), tid, VILLAGE, "请社区办理", at=later(1))
     app.accept_transfer(OWNER, tid, at=later(2))
     app.take_over_topic(leader(COUNTY), tid, "提级", at=later(3))
-    app.add_comment(staff(VILLAGE), tid, "社区继续配合", at=later(DAY))
-    assert app.get_topic(tid).comments == 1
+    assert app.visible_topic(staff(VILLAGE), tid).id == tid
+    refuse(
+        app,
+        tid,
+        ForbiddenError,
+        "INVOLVEMENT_ENDED",
+        lambda: app.add_comment(staff(VILLAGE), tid, "社区继续配合", at=later(DAY)),
+        VILLAGE,
+        str(tid),
+        "TopicTakenOver",
+    )
 
 
 def test_a_comment_needs_text(app: LinkageApp) -> None:
