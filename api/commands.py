@@ -1,55 +1,34 @@
-"""The commands as the API offers them: one table shared by GraphQL and REST.
+"""The commands as the API offers them: one catalogue shared by GraphQL and REST.
 
-`CommandService.run` acts for a token: it picks the token's first role that the
-domain permits for the command (a token usually has one role), calls the
-application verb and records the command's latency and outcome for /metrics.
-Every refusal stays a `LinkageError`; each protocol renders it its own way.
+`COMMANDS` names every command type of the domain (domain.topic_commands) by its
+contract mutation name; `command_of` builds a typed command from a protocol's
+arguments (field names as the command's, BAD_INPUT naming any unknown or
+missing field). `CommandService.run` acts for a token: it picks the token's
+first role that the domain permits for the command (a token usually has one
+role), hands the command to `LinkageApp.handle` and records the command's
+latency and outcome for /metrics. Every refusal stays a `LinkageError`; each
+protocol renders it its own way.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import time
+import types
+import typing
 import uuid
-from typing import Any
+from collections import abc
 
 from api.auth import Principal
 from api.ids import decode_global_id
 from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
 from domain.application import CommandResult, LinkageApp
 from domain.errors import BadInputError, ForbiddenError, LinkageError
+from domain.topic_commands import COMMAND_TYPES, Command, SubmitTopic, TopicCommand
 
-# contract mutation name -> LinkageApp verb
-COMMAND_METHODS: dict[str, str] = {
-    "submitTopic": "submit_topic",
-    "determineTopic": "determine_topic",
-    "declineTopic": "decline_topic",
-    "mergeTopic": "merge_topic",
-    "escalateTopic": "escalate_topic",
-    "delegateTopic": "delegate_topic",
-    "acceptTransfer": "accept_transfer",
-    "returnTransfer": "return_transfer",
-    "cancelTransfer": "cancel_transfer",
-    "takeOverTopic": "take_over_topic",
-    "inviteCoOrganizer": "invite_co_organizer",
-    "startResearch": "start_research",
-    "reportResearch": "report_research",
-    "scheduleDeliberation": "schedule_deliberation",
-    "recordDeliberation": "record_deliberation",
-    "assignTask": "assign_task",
-    "signTask": "sign_task",
-    "reportTaskProgress": "report_task_progress",
-    "superviseTask": "supervise_task",
-    "extendTaskDeadline": "extend_task_deadline",
-    "completeTask": "complete_task",
-    "recordLeaderInstruction": "record_leader_instruction",
-    "recordAdoption": "record_adoption",
-    "giveFeedback": "give_feedback",
-    "recordReturnVisit": "record_return_visit",
-    "reopenTopic": "reopen_topic",
-    "closeTopic": "close_topic",
-    "withdrawTopic": "withdraw_topic",
-    "addComment": "add_comment",
-}
+# contract mutation name -> command type
+COMMANDS: dict[str, type[SubmitTopic] | type[TopicCommand]] = {c.name: c for c in COMMAND_TYPES}
 
 
 class CommandService:
@@ -57,25 +36,16 @@ class CommandService:
         self.app = app
 
     def run(
-        self,
-        principal: Principal,
-        name: str,
-        topic_id: uuid.UUID | None,
-        arguments: dict[str, Any],
+        self, principal: Principal, command: Command, *, expected_version: int | None = None
     ) -> CommandResult:
-        """Run the command `name` (a contract mutation name) for `principal`."""
-        verb = getattr(self.app, COMMAND_METHODS[name])
+        """Run `command` for `principal` (optimistic when `expected_version` is given)."""
         started = time.perf_counter()
         outcome = "OK"
         try:
             for i, role in enumerate(principal.roles):
                 actor = principal.actor(role)
                 try:
-                    if topic_id is None:
-                        result: CommandResult = verb(actor, **arguments)
-                    else:
-                        result = verb(actor, topic_id, **arguments)
-                    return result
+                    return self.app.handle(actor, command, expected_version=expected_version)
                 except ForbiddenError as err:
                     if err.rule != "ROLE_NOT_PERMITTED" or i == len(principal.roles) - 1:
                         raise
@@ -87,8 +57,114 @@ class CommandService:
             outcome = "ERROR"
             raise
         finally:
-            COMMANDS_TOTAL.labels(name, outcome).inc()
-            COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)
+            COMMANDS_TOTAL.labels(command.name, outcome).inc()
+            COMMAND_SECONDS.labels(command.name).observe(time.perf_counter() - started)
+
+
+def command_of(
+    name: str, topic_id: uuid.UUID | str | None, arguments: typing.Mapping[str, object]
+) -> Command:
+    """The command `name` (a contract mutation name) on `topic_id` (a UUID, its text
+    or its Topic global id; None for a submission) with `arguments` by the
+    command's field names. Enum members become their values, nested inputs plain
+    dicts; a topic reference is parsed like `topic_id`."""
+    kind = COMMANDS.get(name)
+    if kind is None:
+        raise BadInputError("UNKNOWN_COMMAND", f"there is no command {name!r}")
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    hints = _hints(kind)
+    unknown = sorted(set(arguments) - set(fields) - {"topic_id"})
+    if unknown:
+        raise BadInputError(
+            "UNKNOWN_FIELD",
+            f"{name} has no field {', '.join(map(repr, unknown))}; "
+            f"its fields are {', '.join(f for f in fields if f != 'topic_id')}",
+        )
+    values: dict[str, object] = {}
+    if topic_id is not None:
+        values["topic_id"] = (
+            topic_id if isinstance(topic_id, uuid.UUID) else parse_topic_id(topic_id)
+        )
+    elif issubclass(kind, TopicCommand):
+        raise BadInputError("MISSING_FIELD", f"{name} needs topicId: the topic it addresses")
+    for field, value in arguments.items():
+        if field != "topic_id":
+            values[field] = _converted(name, field, hints[field], _plain(value))
+    missing = [
+        f
+        for f, spec in fields.items()
+        if f not in values
+        and spec.default is dataclasses.MISSING
+        and spec.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise BadInputError(
+            "MISSING_FIELD", f"{name} needs {', '.join(_camel(f) for f in missing)}"
+        )
+    return kind(**values)  # type: ignore[arg-type]  # checked field by field above
+
+
+_HINTS: dict[type, dict[str, object]] = {}
+
+
+def _hints(kind: type) -> dict[str, object]:
+    hints = _HINTS.get(kind)
+    if hints is None:
+        hints = _HINTS[kind] = typing.get_type_hints(kind)
+    return hints
+
+
+def _plain(value: object) -> object:
+    """Protocol values as the domain takes them: enum values, dicts, lists."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _converted(command: str, field: str, hint: object, value: object) -> object:
+    """`value` checked against the field's type (a topic reference parsed)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(hint) if union else (hint,)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise BadInputError("MISSING_FIELD", f"{command} needs {_camel(field)}")
+    if uuid.UUID in allowed:
+        if isinstance(value, uuid.UUID):
+            return value
+        return parse_topic_id(str(value), _camel(field))
+    if any(_accepts(option, value) for option in allowed):
+        return value
+    raise BadInputError(
+        "INVALID_FIELD",
+        f"{command}.{_camel(field)} must be {_type_name(hint)}, not {type(value).__name__}",
+    )
+
+
+def _accepts(option: object, value: object) -> bool:
+    base = typing.get_origin(option) or option
+    if base in (abc.Sequence, list):
+        return isinstance(value, list)
+    if base in (abc.Mapping, dict):
+        return isinstance(value, dict)
+    if isinstance(value, bool):
+        return base is bool
+    return isinstance(base, type) and isinstance(value, base)
+
+
+def _type_name(hint: object) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def parse_topic_id(value: str, field: str = "topicId") -> uuid.UUID:

@@ -41,6 +41,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from domain.topic_commands import AddComment, DetermineTopic, ReportResearch, StartResearch
+
 HERE = Path(__file__).resolve().parent
 EVENTS = 50
 QUERY = (
@@ -142,11 +144,11 @@ def _long_topic(app: Any, actor: Any) -> tuple[uuid.UUID, list[datetime]]:
         location=VILLAGE,
         at=at[0],
     ).topic_id
-    app.determine_topic(actor, tid, note="列入协商", at=at[1])
-    app.start_research(actor, tid, "入户走访", at=at[2])
-    app.report_research(actor, tid, "多数住户同意", at=at[3])
+    app.handle(actor, DetermineTopic(topic_id=tid, note="列入协商"), at=at[1])
+    app.handle(actor, StartResearch(topic_id=tid, text="入户走访"), at=at[2])
+    app.handle(actor, ReportResearch(topic_id=tid, text="多数住户同意"), at=at[3])
     for i in range(4, EVENTS):
-        app.add_comment(actor, tid, f"第{i}次沟通记录", at=at[i])
+        app.handle(actor, AddComment(topic_id=tid, text=f"第{i}次沟通记录"), at=at[i])
     return tid, at
 
 

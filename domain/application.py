@@ -1,4 +1,4 @@
-"""The use-case API: one verb per command, `get_*` reads, library errors translated.
+"""The use-case API: `handle` for every command, `get_*` reads, library errors translated.
 
 Every command returns a `CommandResult` (the topic id, its new version and the
 event-store position reached, for read-your-writes). Commands on an existing topic
@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypedDict, Unpack, cast
+from typing import Any, ClassVar, Protocol, TypedDict, cast
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -28,16 +28,10 @@ from domain.topic import (
     clean_submitter,
     external_ref_id,
 )
+from domain.topic_commands import Command, CommandContext, SubmitTopic
 from domain.units import HierarchyChanges, UnitDirectory, UnitImport, is_within
 
 COMMAND_RETRIES = 5
-
-
-class CommandOptions(TypedDict, total=False):
-    """What every command accepts besides its own arguments."""
-
-    at: datetime  # when it happened (default now, UTC); for imports and simulation
-    expected_version: int  # optimistic concurrency: refuse if the topic moved on
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,39 +366,42 @@ class LinkageApp(Application[uuid.UUID]):
 
     # -- commands ----------------------------------------------------------------------
 
-    def determine_topic(
+    def handle(
         self,
         actor: Actor,
-        topic_id: uuid.UUID,
-        note: str | None = None,
-        **options: Unpack[CommandOptions],
+        command: Command,
+        *,
+        expected_version: int | None = None,
+        at: datetime | None = None,
     ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.determine(actor, note, at), ev)
+        """Run one command (domain.topic_commands) for `actor`; `at` is when it
+        happened (default now, UTC: for imports and simulation)."""
+        if isinstance(command, SubmitTopic):
+            return self.submit_topic(
+                actor,
+                title=command.title,
+                description=command.description,
+                category=command.category,
+                source=command.source,
+                location=command.location,
+                submitter=command.submitter,
+                external_ref=command.external_ref,
+                attachments=None if command.attachments is None else list(command.attachments),
+                at=at,
+                topic_id=command.topic_id,
+            )
+        changed: list[Topic] = []
 
-    def decline_topic(
-        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.decline(actor, reason, at), ev)
+        def merge_target(topic: Topic, into: uuid.UUID) -> Topic:
+            return self._merge_target(actor, topic, into)
 
-    def merge_topic(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        into: uuid.UUID,
-        reason: str,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        """TopicMerged on this topic and TopicAbsorbed on the target, in one transaction."""
-        at, ev = options.get("at"), options.get("expected_version")
-        target: list[Topic] = []
+        def action(topic: Topic) -> str | None:
+            ctx = CommandContext(actor, self.units, at, merge_target)
+            created = command.apply_to(topic, ctx)
+            changed[:] = ctx.changed  # fresh on every attempt
+            return created
 
-        def merge(topic: Topic) -> None:
-            target[:] = [self._merge_target(actor, topic, into)]  # fresh on every attempt
-            topic.merge_into(target[0], actor, self.units, reason, at)
-
-        return self._execute(actor, topic_id, merge, ev, also=target)
+        return self._execute(actor, command.topic_id, action, expected_version, also=changed)
 
     def _merge_target(self, actor: Actor, topic: Topic, into: uuid.UUID) -> Topic:
         """The target, if the actor sees it or it is held above the topic's owner (a
@@ -415,293 +412,6 @@ class LinkageApp(Application[uuid.UUID]):
         ):
             return target
         raise NotFoundError("TOPIC_NOT_FOUND", f"topic {into} does not exist")
-
-    def escalate_topic(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        to_unit: str | None = None,
-        reason: str = "",
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.escalate(actor, self.units, to_unit, reason, at), ev
-        )
-
-    def delegate_topic(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        to_unit: str,
-        instructions: str,
-        due: datetime | None = None,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor,
-            topic_id,
-            lambda t: t.delegate(actor, self.units, to_unit, instructions, due, at),
-            ev,
-        )
-
-    def accept_transfer(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        note: str | None = None,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.accept_transfer(actor, note, at), ev)
-
-    def return_transfer(
-        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.return_transfer(actor, reason, at), ev)
-
-    def cancel_transfer(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        reason: str | None = None,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.cancel_transfer(actor, reason, at), ev)
-
-    def take_over_topic(
-        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.take_over(actor, self.units, reason, at), ev
-        )
-
-    def invite_co_organizer(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        unit: str,
-        note: str | None = None,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.invite_co_organizer(actor, self.units, unit, note, at), ev
-        )
-
-    def start_research(
-        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.start_research(actor, text, at), ev)
-
-    def report_research(
-        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.report_research(actor, text, at), ev)
-
-    def schedule_deliberation(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        scheduled_at: datetime,
-        place: str,
-        format: str,
-        participants: Sequence[dict[str, str | None]],
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor,
-            topic_id,
-            lambda t: t.schedule_deliberation(
-                actor, scheduled_at, place, format, list(participants), at
-            ),
-            ev,
-        )
-
-    def record_deliberation(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        meeting_id: str,
-        attendance: Sequence[str],
-        minutes: str,
-        recommendations: Sequence[str],
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor,
-            topic_id,
-            lambda t: t.record_deliberation(
-                actor, meeting_id, list(attendance), minutes, list(recommendations), at
-            ),
-            ev,
-        )
-
-    def assign_task(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        handler_unit: str,
-        handler: str,
-        requirement: str,
-        due: datetime,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor,
-            topic_id,
-            lambda t: t.assign_task(actor, self.units, handler_unit, handler, requirement, due, at),
-            ev,
-        )
-
-    def sign_task(
-        self, actor: Actor, topic_id: uuid.UUID, task_id: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.sign_task(actor, task_id, at), ev)
-
-    def report_task_progress(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        task_id: str,
-        note: str,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.report_task_progress(actor, task_id, note, at), ev
-        )
-
-    def supervise_task(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        task_id: str,
-        note: str,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.supervise_task(actor, self.units, task_id, note, at), ev
-        )
-
-    def extend_task_deadline(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        task_id: str,
-        new_due: datetime,
-        reason: str,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor,
-            topic_id,
-            lambda t: t.extend_task_deadline(actor, task_id, new_due, reason, at),
-            ev,
-        )
-
-    def complete_task(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        task_id: str,
-        result: str,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.complete_task(actor, task_id, result, at), ev
-        )
-
-    def record_leader_instruction(
-        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.record_leader_instruction(actor, self.units, text, at), ev
-        )
-
-    def record_adoption(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        body: str,
-        text: str,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.record_adoption(actor, self.units, body, text, at), ev
-        )
-
-    def give_feedback(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        reply: str,
-        channel: str | None = None,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.give_feedback(actor, reply, channel, at), ev
-        )
-
-    def record_return_visit(
-        self,
-        actor: Actor,
-        topic_id: uuid.UUID,
-        contacted: bool,
-        solved: bool,
-        satisfaction: str,
-        comment: str | None = None,
-        **options: Unpack[CommandOptions],
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor,
-            topic_id,
-            lambda t: t.record_return_visit(actor, contacted, solved, satisfaction, comment, at),
-            ev,
-        )
-
-    def reopen_topic(
-        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.reopen(actor, reason, at), ev)
-
-    def close_topic(
-        self, actor: Actor, topic_id: uuid.UUID, summary: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.close(actor, summary, at), ev)
-
-    def withdraw_topic(
-        self, actor: Actor, topic_id: uuid.UUID, reason: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(actor, topic_id, lambda t: t.withdraw(actor, reason, at), ev)
-
-    def add_comment(
-        self, actor: Actor, topic_id: uuid.UUID, text: str, **options: Unpack[CommandOptions]
-    ) -> CommandResult:
-        at, ev = options.get("at"), options.get("expected_version")
-        return self._execute(
-            actor, topic_id, lambda t: t.add_comment(actor, self.units, text, at), ev
-        )
 
     # -- the hierarchy -----------------------------------------------------------------
 

@@ -19,6 +19,25 @@ import psycopg
 from api.auth import TokenService
 from domain.application import HistoryEntry, LinkageApp
 from domain.topic import Actor, Role
+from domain.topic_commands import (
+    AcceptTransfer,
+    AssignTask,
+    CloseTopic,
+    CompleteTask,
+    DetermineTopic,
+    EscalateTopic,
+    GiveFeedback,
+    InviteCoOrganizer,
+    RecordDeliberation,
+    RecordLeaderInstruction,
+    RecordReturnVisit,
+    ReportResearch,
+    ReportTaskProgress,
+    ScheduleDeliberation,
+    SignTask,
+    StartResearch,
+    SuperviseTask,
+)
 from domain.units import UnitDirectory
 from projections import queries
 
@@ -72,47 +91,115 @@ def run_scenario(app: LinkageApp, now: datetime | None = None) -> uuid.UUID:
     tid = submitted.topic_id
     if submitted.duplicate:
         return tid
-    app.escalate_topic(village, tid, reason="加压泵房属供水公司资产，社区无权协调", at=day(1))
-    app.accept_transfer(township, tid, note="街道受理", at=day(2))
-    app.escalate_topic(
-        township, tid, reason="涉及区级供水管网改造和资金，街道层面无法解决", at=day(3)
+    app.handle(
+        village,
+        EscalateTopic(topic_id=tid, reason="加压泵房属供水公司资产，社区无权协调"),
+        at=day(1),
     )
-    app.accept_transfer(county, tid, note="区政协牵头协商", at=day(4))
-    app.invite_co_organizer(county, tid, TOWNSHIP, note="街道协助组织居民", at=day(4.5))
-    app.determine_topic(county, tid, note="经区委统战部审核，列入本月协商议题", at=day(5))
-    app.start_research(county, tid, "委员走访6号楼住户和加压泵房", at=day(6))
-    app.report_research(county, tid, "泵房设备老化，高峰时段压力仅0.18MPa", at=day(9))
-    meeting_id = app.schedule_deliberation(
-        county, tid, day(12), "酒泉路街道协商议事室", "现场协商", PANEL, at=day(10)
+    app.handle(township, AcceptTransfer(topic_id=tid, note="街道受理"), at=day(2))
+    app.handle(
+        township,
+        EscalateTopic(topic_id=tid, reason="涉及区级供水管网改造和资金，街道层面无法解决"),
+        at=day(3),
+    )
+    app.handle(county, AcceptTransfer(topic_id=tid, note="区政协牵头协商"), at=day(4))
+    app.handle(
+        county, InviteCoOrganizer(topic_id=tid, unit=TOWNSHIP, note="街道协助组织居民"), at=day(4.5)
+    )
+    app.handle(
+        county, DetermineTopic(topic_id=tid, note="经区委统战部审核，列入本月协商议题"), at=day(5)
+    )
+    app.handle(county, StartResearch(topic_id=tid, text="委员走访6号楼住户和加压泵房"), at=day(6))
+    app.handle(
+        county, ReportResearch(topic_id=tid, text="泵房设备老化，高峰时段压力仅0.18MPa"), at=day(9)
+    )
+    meeting_id = app.handle(
+        county,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=day(12),
+            place="酒泉路街道协商议事室",
+            format="现场协商",
+            participants=PANEL,
+        ),
+        at=day(10),
     ).created_id
     assert meeting_id is not None
-    app.record_deliberation(
+    app.handle(
         county,
-        tid,
-        meeting_id,
-        [p["name"] or "" for p in PANEL],
-        "各方同意由区水务局更换加压设备，街道负责施工期间的居民沟通。",
-        ["更换6号楼加压泵组", "施工期间错峰临时供水", "完工后入户回访"],
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id=meeting_id,
+            attendance=[p["name"] or "" for p in PANEL],
+            minutes="各方同意由区水务局更换加压设备，街道负责施工期间的居民沟通。",
+            recommendations=["更换6号楼加压泵组", "施工期间错峰临时供水", "完工后入户回访"],
+        ),
         at=day(12),
     )
-    task = app.assign_task(
-        county, tid, COUNTY, "区水务局", "更换6号楼加压泵组", day(26), at=day(13)
+    task = app.handle(
+        county,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=COUNTY,
+            handler="区水务局",
+            requirement="更换6号楼加压泵组",
+            due=day(26),
+        ),
+        at=day(13),
     ).created_id
-    comms = app.assign_task(
-        county, tid, TOWNSHIP, "酒泉路街道办", "施工期间居民沟通与临时供水", day(24), at=day(13)
+    comms = app.handle(
+        county,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=TOWNSHIP,
+            handler="酒泉路街道办",
+            requirement="施工期间居民沟通与临时供水",
+            due=day(24),
+        ),
+        at=day(13),
     ).created_id
     assert task is not None
     assert comms is not None
-    app.sign_task(handler, tid, task, at=day(14))
-    app.sign_task(street_handler, tid, comms, at=day(14))
-    app.report_task_progress(handler, tid, task, "设备已采购，预计下周安装", at=day(19))
-    app.supervise_task(city, tid, task, "市政协督办：请按期完成", at=day(21))
-    app.record_leader_instruction(county_leader, tid, "务必在入冬前解决", at=day(21.5))
-    app.complete_task(street_handler, tid, comms, "已张贴公告，设置临时供水点2处", at=day(23))
-    app.complete_task(handler, tid, task, "新泵组已投入运行，高峰压力0.32MPa", at=day(25))
-    app.give_feedback(county, tid, "加压设备已更换，高峰时段水压恢复正常。", "电话", at=day(27))
-    app.record_return_visit(county, tid, True, True, "SATISFIED", "住户表示满意", at=day(30))
-    app.close_topic(county, tid, "六步闭环完成，群众满意", at=day(31))
+    app.handle(handler, SignTask(topic_id=tid, task_id=task), at=day(14))
+    app.handle(street_handler, SignTask(topic_id=tid, task_id=comms), at=day(14))
+    app.handle(
+        handler,
+        ReportTaskProgress(topic_id=tid, task_id=task, note="设备已采购，预计下周安装"),
+        at=day(19),
+    )
+    app.handle(
+        city, SuperviseTask(topic_id=tid, task_id=task, note="市政协督办：请按期完成"), at=day(21)
+    )
+    app.handle(
+        county_leader, RecordLeaderInstruction(topic_id=tid, text="务必在入冬前解决"), at=day(21.5)
+    )
+    app.handle(
+        street_handler,
+        CompleteTask(topic_id=tid, task_id=comms, result="已张贴公告，设置临时供水点2处"),
+        at=day(23),
+    )
+    app.handle(
+        handler,
+        CompleteTask(topic_id=tid, task_id=task, result="新泵组已投入运行，高峰压力0.32MPa"),
+        at=day(25),
+    )
+    app.handle(
+        county,
+        GiveFeedback(topic_id=tid, reply="加压设备已更换，高峰时段水压恢复正常。", channel="电话"),
+        at=day(27),
+    )
+    app.handle(
+        county,
+        RecordReturnVisit(
+            topic_id=tid,
+            contacted=True,
+            solved=True,
+            satisfaction="SATISFIED",
+            comment="住户表示满意",
+        ),
+        at=day(30),
+    )
+    app.handle(county, CloseTopic(topic_id=tid, summary="六步闭环完成，群众满意"), at=day(31))
     return tid
 
 

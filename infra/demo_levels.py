@@ -17,6 +17,23 @@ from datetime import UTC, datetime, timedelta
 
 from domain.application import LinkageApp
 from domain.topic import Actor, Role
+from domain.topic_commands import (
+    AcceptTransfer,
+    AssignTask,
+    CompleteTask,
+    DelegateTopic,
+    DetermineTopic,
+    EscalateTopic,
+    GiveFeedback,
+    RecordDeliberation,
+    RecordReturnVisit,
+    ReopenTopic,
+    ReturnTransfer,
+    ScheduleDeliberation,
+    SignTask,
+    SuperviseTask,
+    TakeOverTopic,
+)
 from infra.demo import (
     CITY,
     CITY_STAFF,
@@ -62,10 +79,16 @@ def _awaiting_the_province(app: LinkageApp, now: datetime) -> uuid.UUID:
     tid, day = _submit(app, now, 3, "yellow-river", COUNTY_STAFF, "黄河城关段沿岸排污口整治")
     if day is None:
         return tid
-    app.escalate_topic(COUNTY_STAFF, tid, reason="排污口涉及上下游多个区县，需市级统筹", at=day(2))
-    app.accept_transfer(CITY_STAFF, tid, note="市政协受理", at=day(3))
-    app.determine_topic(CITY_STAFF, tid, note="列入市政协重点协商议题", at=day(4))
-    app.escalate_topic(CITY_STAFF, tid, reason="黄河干流治理跨市州，需省级协调", at=day(10))
+    app.handle(
+        COUNTY_STAFF,
+        EscalateTopic(topic_id=tid, reason="排污口涉及上下游多个区县，需市级统筹"),
+        at=day(2),
+    )
+    app.handle(CITY_STAFF, AcceptTransfer(topic_id=tid, note="市政协受理"), at=day(3))
+    app.handle(CITY_STAFF, DetermineTopic(topic_id=tid, note="列入市政协重点协商议题"), at=day(4))
+    app.handle(
+        CITY_STAFF, EscalateTopic(topic_id=tid, reason="黄河干流治理跨市州，需省级协调"), at=day(10)
+    )
     return tid
 
 
@@ -75,12 +98,24 @@ def _returned_by_the_city(app: LinkageApp, now: datetime) -> uuid.UUID:
     )
     if day is None:
         return tid
-    app.delegate_topic(PROVINCE_STAFF, tid, CITY, "请兰州市先行协商", day(14), at=day(1))
-    app.return_transfer(CITY_STAFF, tid, "线路跨新区与主城区，属省级统筹事项", at=day(3))
+    app.handle(
+        PROVINCE_STAFF,
+        DelegateTopic(topic_id=tid, to_unit=CITY, instructions="请兰州市先行协商", due=day(14)),
+        at=day(1),
+    )
+    app.handle(
+        CITY_STAFF,
+        ReturnTransfer(topic_id=tid, reason="线路跨新区与主城区，属省级统筹事项"),
+        at=day(3),
+    )
     _deliberate(app, PROVINCE_STAFF, tid, day, 5)
     task = _assign(app, PROVINCE_STAFF, tid, CITY, "开通通勤专线并公示时刻表", day(26), day(9))
-    app.sign_task(CITY_HANDLER, tid, task, at=day(10))
-    app.supervise_task(PROVINCE_STAFF, tid, task, "省政协督办：已逾期，请说明进度", at=day(30))
+    app.handle(CITY_HANDLER, SignTask(topic_id=tid, task_id=task), at=day(10))
+    app.handle(
+        PROVINCE_STAFF,
+        SuperviseTask(topic_id=tid, task_id=task, note="省政协督办：已逾期，请说明进度"),
+        at=day(30),
+    )
     return tid
 
 
@@ -90,15 +125,31 @@ def _reopened_in_the_village(app: LinkageApp, now: datetime) -> uuid.UUID:
         return tid
     _deliberate(app, VILLAGE_STAFF, tid, day, 1)
     first = _assign(app, VILLAGE_STAFF, tid, VILLAGE, "更换楼道灯具", day(15), day(5))
-    app.sign_task(VILLAGE_HANDLER, tid, first, at=day(6))
-    app.complete_task(VILLAGE_HANDLER, tid, first, "已更换1-6层灯具", at=day(12))
-    app.give_feedback(VILLAGE_STAFF, tid, "楼道灯具已更换。", "上门", at=day(13))
-    app.record_return_visit(
-        VILLAGE_STAFF, tid, True, False, "UNSATISFIED", "7层以上仍不亮", at=day(15)
+    app.handle(VILLAGE_HANDLER, SignTask(topic_id=tid, task_id=first), at=day(6))
+    app.handle(
+        VILLAGE_HANDLER,
+        CompleteTask(topic_id=tid, task_id=first, result="已更换1-6层灯具"),
+        at=day(12),
     )
-    app.reopen_topic(VILLAGE_STAFF, tid, "群众不满意，重新办理", at=day(16))
+    app.handle(
+        VILLAGE_STAFF,
+        GiveFeedback(topic_id=tid, reply="楼道灯具已更换。", channel="上门"),
+        at=day(13),
+    )
+    app.handle(
+        VILLAGE_STAFF,
+        RecordReturnVisit(
+            topic_id=tid,
+            contacted=True,
+            solved=False,
+            satisfaction="UNSATISFIED",
+            comment="7层以上仍不亮",
+        ),
+        at=day(15),
+    )
+    app.handle(VILLAGE_STAFF, ReopenTopic(topic_id=tid, reason="群众不满意，重新办理"), at=day(16))
     redo = _assign(app, VILLAGE_STAFF, tid, VILLAGE, "更换7层以上灯具", day(30), day(16))
-    app.sign_task(VILLAGE_HANDLER, tid, redo, at=day(17))
+    app.handle(VILLAGE_HANDLER, SignTask(topic_id=tid, task_id=redo), at=day(17))
     return tid
 
 
@@ -106,7 +157,11 @@ def _taken_over_by_the_county(app: LinkageApp, now: datetime) -> uuid.UUID:
     tid, day = _submit(app, now, 2, "lifts", TOWNSHIP_STAFF, "酒泉路街道老旧小区加装电梯资金分摊")
     if day is None:
         return tid
-    app.take_over_topic(COUNTY_LEADER, tid, "涉及全区加装电梯补贴政策，区级提级办理", at=day(1))
+    app.handle(
+        COUNTY_LEADER,
+        TakeOverTopic(topic_id=tid, reason="涉及全区加装电梯补贴政策，区级提级办理"),
+        at=day(1),
+    )
     _deliberate(app, COUNTY_STAFF, tid, day, 2)
     _assign(app, COUNTY_STAFF, tid, TOWNSHIP, "逐户征求加装电梯分摊意见", day(30), day(7))
     return tid
@@ -116,9 +171,19 @@ def _delegated_down(app: LinkageApp, now: datetime) -> uuid.UUID:
     tid, day = _submit(app, now, 1, "night-noise", COUNTY_STAFF, "城关区背街小巷夜间噪声扰民")
     if day is None:
         return tid
-    app.delegate_topic(COUNTY_STAFF, tid, TOWNSHIP, "请街道牵头协商", day(20), at=day(1))
-    app.accept_transfer(TOWNSHIP_STAFF, tid, note="街道承接", at=day(2))
-    app.delegate_topic(TOWNSHIP_STAFF, tid, VILLAGE, "请社区组织商户和居民协商", day(15), at=day(3))
+    app.handle(
+        COUNTY_STAFF,
+        DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions="请街道牵头协商", due=day(20)),
+        at=day(1),
+    )
+    app.handle(TOWNSHIP_STAFF, AcceptTransfer(topic_id=tid, note="街道承接"), at=day(2))
+    app.handle(
+        TOWNSHIP_STAFF,
+        DelegateTopic(
+            topic_id=tid, to_unit=VILLAGE, instructions="请社区组织商户和居民协商", due=day(15)
+        ),
+        at=day(3),
+    )
     return tid
 
 
@@ -144,15 +209,31 @@ def _submit(
 
 
 def _deliberate(app: LinkageApp, owner: Actor, tid: uuid.UUID, day: Days, first: float) -> None:
-    app.determine_topic(owner, tid, note="列入协商计划", at=day(first))
-    meeting = app.schedule_deliberation(
-        owner, tid, day(first + 3), "协商议事室", "现场协商", PANEL, at=day(first + 1)
+    app.handle(owner, DetermineTopic(topic_id=tid, note="列入协商计划"), at=day(first))
+    meeting = app.handle(
+        owner,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=day(first + 3),
+            place="协商议事室",
+            format="现场协商",
+            participants=PANEL,
+        ),
+        at=day(first + 1),
     ).created_id
     assert meeting is not None
     attendance = [str(p["name"]) for p in PANEL[:4]]
     recommendations = ["明确责任单位", "限期办结"]
-    app.record_deliberation(
-        owner, tid, meeting, attendance, "形成一致意见。", recommendations, at=day(first + 3)
+    app.handle(
+        owner,
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id=meeting,
+            attendance=attendance,
+            minutes="形成一致意见。",
+            recommendations=recommendations,
+        ),
+        at=day(first + 3),
     )
 
 
@@ -165,6 +246,12 @@ def _assign(
     due: datetime,
     at: datetime,
 ) -> str:
-    task = app.assign_task(owner, tid, unit, "责任单位", requirement, due, at=at).created_id
+    task = app.handle(
+        owner,
+        AssignTask(
+            topic_id=tid, handler_unit=unit, handler="责任单位", requirement=requirement, due=due
+        ),
+        at=at,
+    ).created_id
     assert task is not None
     return task

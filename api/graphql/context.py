@@ -25,6 +25,7 @@ from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
 from domain.application import CommandResult
 from domain.errors import BadInputError
+from domain.topic_commands import Command
 from projections import queries
 from projections.audit import events_as_of, replayed_topic
 from projections.queries import TopicRow, UnitRow
@@ -147,13 +148,9 @@ class Context(BaseContext):
 
     # -- commands ----------------------------------------------------------------------
 
-    async def command(
-        self, name: str, topic_id: uuid.UUID | None, arguments: dict[str, Any]
-    ) -> CommandResult:
+    async def command(self, command: Command) -> CommandResult:
         viewer = self.viewer
-        return await to_thread.run_sync(
-            lambda: self.state.commands.run(viewer, name, topic_id, arguments)
-        )
+        return await to_thread.run_sync(lambda: self.state.commands.run(viewer, command))
 
 
 async def get_context(request: Request) -> Context:

@@ -1,15 +1,19 @@
-"""The contract's mutations: one per command, each returning the topic after the
-command and the store position it reached (pass it as `consistentWith`)."""
+"""The contract's mutations: one per command of the catalogue (domain.topic_commands),
+generated from it, each returning the topic after the command and the store
+position it reached (pass it as `consistentWith`). A mutation's input has the
+command's fields (camelCase); `INPUTS` names its input type."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 import strawberry
 
-from api.commands import parse_topic_id
+from api.commands import command_of
 from api.graphql.types import Ctx, ParticipantKind, Satisfaction, Source, TopicPayload
+from domain.topic_commands import COMMAND_TYPES, Command
 
 
 @strawberry.input
@@ -174,9 +178,70 @@ class CommentInput:
     text: str
 
 
-async def _run(info: Ctx, name: str, topic_id: Any, arguments: dict[str, Any]) -> TopicPayload:
-    tid = None if topic_id is None else parse_topic_id(str(topic_id))
-    result = await info.context.command(name, tid, arguments)
+# the input type of each command's mutation (several commands share one)
+INPUTS: dict[str, type] = {
+    "submitTopic": SubmitTopicInput,
+    "determineTopic": TopicNoteInput,
+    "declineTopic": TopicReasonInput,
+    "mergeTopic": MergeTopicInput,
+    "escalateTopic": EscalateTopicInput,
+    "delegateTopic": DelegateTopicInput,
+    "acceptTransfer": TopicNoteInput,
+    "returnTransfer": TopicReasonInput,
+    "cancelTransfer": TopicReasonInput,
+    "takeOverTopic": TopicReasonInput,
+    "inviteCoOrganizer": InviteCoOrganizerInput,
+    "startResearch": ResearchInput,
+    "reportResearch": ResearchInput,
+    "scheduleDeliberation": ScheduleDeliberationInput,
+    "recordDeliberation": RecordDeliberationInput,
+    "assignTask": AssignTaskInput,
+    "signTask": TaskInput,
+    "reportTaskProgress": TaskNoteInput,
+    "superviseTask": TaskNoteInput,
+    "extendTaskDeadline": ExtendTaskDeadlineInput,
+    "completeTask": CompleteTaskInput,
+    "recordLeaderInstruction": LeaderInstructionInput,
+    "recordAdoption": AdoptionInput,
+    "giveFeedback": FeedbackInput,
+    "recordReturnVisit": ReturnVisitInput,
+    "reopenTopic": TopicReasonInput,
+    "closeTopic": CloseTopicInput,
+    "withdrawTopic": TopicReasonInput,
+    "addComment": CommentInput,
+}
+
+
+def submission_of(input: SubmitTopicInput) -> Command:
+    """The submission an input asks for (its fields differ from the command's)."""
+    submitter = {
+        k: v
+        for k, v in (("name", input.submitter_name), ("phone", input.submitter_phone))
+        if v is not None
+    }
+    arguments = {
+        "title": input.title,
+        "description": input.description,
+        "category": input.category,
+        "source": input.source,
+        "location": input.location_unit,
+        "submitter": submitter or None,
+        "external_ref": input.external_ref,
+    }
+    return command_of("submitTopic", None, arguments)
+
+
+def command_of_input(name: str, input: object) -> Command:
+    """The command `name` an input asks for: the input's fields are the command's."""
+    if isinstance(input, SubmitTopicInput):
+        return submission_of(input)
+    values = {f.name: getattr(input, f.name) for f in dataclasses.fields(input)}  # type: ignore[arg-type]
+    topic_id = str(values.pop("topic_id"))
+    return command_of(name, topic_id, values)
+
+
+async def _run(info: Ctx, command: Command) -> TopicPayload:
+    result = await info.context.command(command)
     return TopicPayload(
         position=result.position,
         created_id=result.created_id,
@@ -186,176 +251,23 @@ async def _run(info: Ctx, name: str, topic_id: Any, arguments: dict[str, Any]) -
     )
 
 
-@strawberry.type
-class Mutation:
-    @strawberry.mutation
-    async def submit_topic(self, info: Ctx, input: SubmitTopicInput) -> TopicPayload:
-        submitter = {
-            k: v
-            for k, v in (("name", input.submitter_name), ("phone", input.submitter_phone))
-            if v is not None
-        }
-        arguments = {
-            "title": input.title,
-            "description": input.description,
-            "category": input.category,
-            "source": input.source.value,
-            "location": input.location_unit,
-            "submitter": submitter or None,
-            "external_ref": input.external_ref,
-        }
-        return await _run(info, "submitTopic", None, arguments)
+def mutation(name: str, input_type: type) -> Any:
+    """The mutation of command `name`: it builds the command from its input and runs it."""
 
-    @strawberry.mutation
-    async def determine_topic(self, info: Ctx, input: TopicNoteInput) -> TopicPayload:
-        return await _run(info, "determineTopic", input.topic_id, {"note": input.note})
+    async def resolve(info: Ctx, input: Any) -> TopicPayload:
+        return await _run(info, command_of_input(name, input))
 
-    @strawberry.mutation
-    async def decline_topic(self, info: Ctx, input: TopicReasonInput) -> TopicPayload:
-        return await _run(info, "declineTopic", input.topic_id, {"reason": input.reason})
+    resolve.__annotations__ = {"info": Ctx, "input": input_type, "return": TopicPayload}
+    resolve.__name__ = resolve.__qualname__ = name
+    return strawberry.mutation(resolver=resolve, name=name)
 
-    @strawberry.mutation
-    async def merge_topic(self, info: Ctx, input: MergeTopicInput) -> TopicPayload:
-        into = parse_topic_id(str(input.into_topic_id), "intoTopicId")
-        arguments = {"into": into, "reason": input.reason}
-        return await _run(info, "mergeTopic", input.topic_id, arguments)
 
-    @strawberry.mutation
-    async def escalate_topic(self, info: Ctx, input: EscalateTopicInput) -> TopicPayload:
-        arguments = {"to_unit": input.to_unit, "reason": input.reason}
-        return await _run(info, "escalateTopic", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def delegate_topic(self, info: Ctx, input: DelegateTopicInput) -> TopicPayload:
-        arguments = {"to_unit": input.to_unit, "instructions": input.instructions, "due": input.due}
-        return await _run(info, "delegateTopic", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def accept_transfer(self, info: Ctx, input: TopicNoteInput) -> TopicPayload:
-        return await _run(info, "acceptTransfer", input.topic_id, {"note": input.note})
-
-    @strawberry.mutation
-    async def return_transfer(self, info: Ctx, input: TopicReasonInput) -> TopicPayload:
-        return await _run(info, "returnTransfer", input.topic_id, {"reason": input.reason})
-
-    @strawberry.mutation
-    async def cancel_transfer(self, info: Ctx, input: TopicReasonInput) -> TopicPayload:
-        return await _run(info, "cancelTransfer", input.topic_id, {"reason": input.reason})
-
-    @strawberry.mutation
-    async def take_over_topic(self, info: Ctx, input: TopicReasonInput) -> TopicPayload:
-        return await _run(info, "takeOverTopic", input.topic_id, {"reason": input.reason})
-
-    @strawberry.mutation
-    async def invite_co_organizer(self, info: Ctx, input: InviteCoOrganizerInput) -> TopicPayload:
-        arguments = {"unit": input.unit, "note": input.note}
-        return await _run(info, "inviteCoOrganizer", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def start_research(self, info: Ctx, input: ResearchInput) -> TopicPayload:
-        return await _run(info, "startResearch", input.topic_id, {"text": input.text})
-
-    @strawberry.mutation
-    async def report_research(self, info: Ctx, input: ResearchInput) -> TopicPayload:
-        return await _run(info, "reportResearch", input.topic_id, {"text": input.text})
-
-    @strawberry.mutation
-    async def schedule_deliberation(
-        self, info: Ctx, input: ScheduleDeliberationInput
-    ) -> TopicPayload:
-        arguments = {
-            "scheduled_at": input.scheduled_at,
-            "place": input.place,
-            "format": input.format,
-            "participants": [
-                {"name": p.name, "kind": p.kind.value, "member_id": p.member_id}
-                for p in input.participants
-            ],
-        }
-        return await _run(info, "scheduleDeliberation", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def record_deliberation(self, info: Ctx, input: RecordDeliberationInput) -> TopicPayload:
-        arguments = {
-            "meeting_id": input.meeting_id,
-            "attendance": input.attendance,
-            "minutes": input.minutes,
-            "recommendations": input.recommendations,
-        }
-        return await _run(info, "recordDeliberation", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def assign_task(self, info: Ctx, input: AssignTaskInput) -> TopicPayload:
-        arguments = {
-            "handler_unit": input.handler_unit,
-            "handler": input.handler,
-            "requirement": input.requirement,
-            "due": input.due,
-        }
-        return await _run(info, "assignTask", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def sign_task(self, info: Ctx, input: TaskInput) -> TopicPayload:
-        return await _run(info, "signTask", input.topic_id, {"task_id": input.task_id})
-
-    @strawberry.mutation
-    async def report_task_progress(self, info: Ctx, input: TaskNoteInput) -> TopicPayload:
-        arguments = {"task_id": input.task_id, "note": input.note}
-        return await _run(info, "reportTaskProgress", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def supervise_task(self, info: Ctx, input: TaskNoteInput) -> TopicPayload:
-        arguments = {"task_id": input.task_id, "note": input.note}
-        return await _run(info, "superviseTask", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def extend_task_deadline(self, info: Ctx, input: ExtendTaskDeadlineInput) -> TopicPayload:
-        arguments = {"task_id": input.task_id, "new_due": input.new_due, "reason": input.reason}
-        return await _run(info, "extendTaskDeadline", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def complete_task(self, info: Ctx, input: CompleteTaskInput) -> TopicPayload:
-        arguments = {"task_id": input.task_id, "result": input.result}
-        return await _run(info, "completeTask", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def record_leader_instruction(
-        self, info: Ctx, input: LeaderInstructionInput
-    ) -> TopicPayload:
-        return await _run(info, "recordLeaderInstruction", input.topic_id, {"text": input.text})
-
-    @strawberry.mutation
-    async def record_adoption(self, info: Ctx, input: AdoptionInput) -> TopicPayload:
-        arguments = {"body": input.body, "text": input.text}
-        return await _run(info, "recordAdoption", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def give_feedback(self, info: Ctx, input: FeedbackInput) -> TopicPayload:
-        arguments = {"reply": input.reply, "channel": input.channel}
-        return await _run(info, "giveFeedback", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def record_return_visit(self, info: Ctx, input: ReturnVisitInput) -> TopicPayload:
-        arguments = {
-            "contacted": input.contacted,
-            "solved": input.solved,
-            "satisfaction": input.satisfaction.value,
-            "comment": input.comment,
-        }
-        return await _run(info, "recordReturnVisit", input.topic_id, arguments)
-
-    @strawberry.mutation
-    async def reopen_topic(self, info: Ctx, input: TopicReasonInput) -> TopicPayload:
-        return await _run(info, "reopenTopic", input.topic_id, {"reason": input.reason})
-
-    @strawberry.mutation
-    async def close_topic(self, info: Ctx, input: CloseTopicInput) -> TopicPayload:
-        return await _run(info, "closeTopic", input.topic_id, {"summary": input.summary})
-
-    @strawberry.mutation
-    async def withdraw_topic(self, info: Ctx, input: TopicReasonInput) -> TopicPayload:
-        return await _run(info, "withdrawTopic", input.topic_id, {"reason": input.reason})
-
-    @strawberry.mutation
-    async def add_comment(self, info: Ctx, input: CommentInput) -> TopicPayload:
-        return await _run(info, "addComment", input.topic_id, {"text": input.text})
+# One mutation per command of the catalogue, in its order.
+MUTATIONS = {kind.name: mutation(kind.name, INPUTS[kind.name]) for kind in COMMAND_TYPES}
+Mutation = strawberry.type(
+    type(
+        "Mutation",
+        (),
+        {kind.name: mutation(kind.name, INPUTS[kind.name]) for kind in COMMAND_TYPES},
+    )
+)

@@ -1,8 +1,8 @@
 """Request bodies of the REST commands: the GraphQL inputs' fields, as camelCase JSON.
 
 Each body is strict about its shape (unknown fields, wrong JSON types, naive
-datetimes and over-long values are refused with the field named) and knows the
-keyword arguments of its `LinkageApp` verb (`arguments`). Length limits are the
+datetimes and over-long values are refused with the field named) and gives the
+fields of its command (`arguments`, by the command's field names). Length limits are the
 domain's own, so REST and GraphQL accept the same commands; the domain checks
 the rest (blank text, unknown units, the rules of the procedure). List caps
 (`MAX_ITEMS`) are the domain's too and only documented here (`maxItems`): the
@@ -26,7 +26,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-from api.commands import parse_topic_id
 from domain.topic import (
     MAX_ITEMS,
     MAX_SHORT,
@@ -89,7 +88,7 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel)
 
     def arguments(self) -> dict[str, Any]:
-        """The keyword arguments of the application verb (field names match them)."""
+        """The command's fields (`api.commands.command_of`; the names match them)."""
         return self.model_dump()
 
 
@@ -102,10 +101,7 @@ class TopicBody(Body):
     )
 
     def arguments(self) -> dict[str, Any]:
-        values = self.model_dump(exclude={"expected_version"})
-        if self.expected_version is not None:
-            values["expected_version"] = self.expected_version
-        return values
+        return self.model_dump(exclude={"expected_version"})
 
 
 class SubmitTopicBody(Body):
@@ -153,11 +149,6 @@ class MergeBody(TopicBody):
     into_topic_id: TopicRef
     reason: LongText
 
-    def arguments(self) -> dict[str, Any]:
-        values = super().arguments()
-        values["into"] = parse_topic_id(values.pop("into_topic_id"), "intoTopicId")
-        return values
-
 
 class EscalateBody(TopicBody):
     to_unit: UnitCode | None = Field(default=None, description="an ancestor; default the parent")
@@ -193,14 +184,6 @@ class ScheduleDeliberationBody(TopicBody):
         json_schema_extra=CAPPED,
         description="4+X: members, cadres, departments and the public must all sit",
     )
-
-    def arguments(self) -> dict[str, Any]:
-        values = super().arguments()
-        values["participants"] = [
-            {"name": p.name, "kind": p.kind.value, "member_id": p.member_id}
-            for p in self.participants
-        ]
-        return values
 
 
 class RecordDeliberationBody(TopicBody):
@@ -252,11 +235,6 @@ class ReturnVisitBody(TopicBody):
     solved: StrictBool
     satisfaction: Satisfaction
     comment: LongText | None = None
-
-    def arguments(self) -> dict[str, Any]:
-        values = super().arguments()
-        values["satisfaction"] = self.satisfaction.value
-        return values
 
 
 class CloseTopicBody(TopicBody):

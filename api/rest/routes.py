@@ -9,6 +9,7 @@ the row's body model, its path parameters, the bearer token, an optional
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from string import Formatter
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Request, Response
 
 from api.auth import Principal
-from api.commands import COMMAND_METHODS, parse_topic_id
+from api.commands import command_of
 from api.deps import CurrentPrincipal, StateDep
 from api.rest import bodies as b
 from api.rest.idempotency import (
@@ -29,12 +30,44 @@ from api.rest.idempotency import (
 )
 from api.rest.responses import REPLAYED_HEADER, CommandResponse, command_responses
 from api.state import ApiState
+from domain.topic_commands import (
+    AcceptTransfer,
+    AddComment,
+    AssignTask,
+    CancelTransfer,
+    CloseTopic,
+    Command,
+    CompleteTask,
+    DeclineTopic,
+    DelegateTopic,
+    DetermineTopic,
+    EscalateTopic,
+    ExtendTaskDeadline,
+    GiveFeedback,
+    InviteCoOrganizer,
+    MergeTopic,
+    RecordAdoption,
+    RecordDeliberation,
+    RecordLeaderInstruction,
+    RecordReturnVisit,
+    ReopenTopic,
+    ReportResearch,
+    ReportTaskProgress,
+    ReturnTransfer,
+    ScheduleDeliberation,
+    SignTask,
+    StartResearch,
+    SubmitTopic,
+    SuperviseTask,
+    TakeOverTopic,
+    WithdrawTopic,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class CommandRoute:
     path: str  # under /topics
-    command: str  # the contract's mutation name
+    command: type[Command]  # the command it runs (`name`: the contract's mutation name)
     body: type[b.Body]
     summary: str
     creates: bool = False  # 201 Created (200 when an externalRef finds the topic)
@@ -45,98 +78,96 @@ EXTERNAL_REF = "external_ref"  # a body with it may find an existing topic inste
 
 ROUTES: dict[str, list[CommandRoute]] = {
     "topics": [
-        CommandRoute("", "submitTopic", b.SubmitTopicBody, "Submit a topic", creates=True),
-        CommandRoute("/{topic_id}/determine", "determineTopic", b.NoteBody, "Determine (立题)"),
-        CommandRoute("/{topic_id}/decline", "declineTopic", b.ReasonBody, "Decline"),
-        CommandRoute("/{topic_id}/merge", "mergeTopic", b.MergeBody, "Merge into another topic"),
+        CommandRoute("", SubmitTopic, b.SubmitTopicBody, "Submit a topic", creates=True),
+        CommandRoute("/{topic_id}/determine", DetermineTopic, b.NoteBody, "Determine (立题)"),
+        CommandRoute("/{topic_id}/decline", DeclineTopic, b.ReasonBody, "Decline"),
+        CommandRoute("/{topic_id}/merge", MergeTopic, b.MergeBody, "Merge into another topic"),
         CommandRoute(
             "/{topic_id}/reopen",
-            "reopenTopic",
+            ReopenTopic,
             b.ReasonBody,
             "Reopen after an unsatisfied return visit",
         ),
-        CommandRoute("/{topic_id}/close", "closeTopic", b.CloseTopicBody, "Close"),
-        CommandRoute("/{topic_id}/withdraw", "withdrawTopic", b.ReasonBody, "Withdraw"),
-        CommandRoute("/{topic_id}/comments", "addComment", b.TextBody, "Comment"),
+        CommandRoute("/{topic_id}/close", CloseTopic, b.CloseTopicBody, "Close"),
+        CommandRoute("/{topic_id}/withdraw", WithdrawTopic, b.ReasonBody, "Withdraw"),
+        CommandRoute("/{topic_id}/comments", AddComment, b.TextBody, "Comment"),
     ],
     "transfers": [
-        CommandRoute("/{topic_id}/escalate", "escalateTopic", b.EscalateBody, "Escalate upward"),
-        CommandRoute("/{topic_id}/delegate", "delegateTopic", b.DelegateBody, "Delegate downward"),
+        CommandRoute("/{topic_id}/escalate", EscalateTopic, b.EscalateBody, "Escalate upward"),
+        CommandRoute("/{topic_id}/delegate", DelegateTopic, b.DelegateBody, "Delegate downward"),
         CommandRoute(
             "/{topic_id}/transfer/accept",
-            "acceptTransfer",
+            AcceptTransfer,
             b.NoteBody,
             "Accept the pending transfer",
         ),
         CommandRoute(
             "/{topic_id}/transfer/return",
-            "returnTransfer",
+            ReturnTransfer,
             b.ReasonBody,
             "Return the pending transfer",
         ),
         CommandRoute(
             "/{topic_id}/transfer/cancel",
-            "cancelTransfer",
+            CancelTransfer,
             b.OptionalReasonBody,
             "Cancel the transfer this unit requested",
         ),
-        CommandRoute("/{topic_id}/take-over", "takeOverTopic", b.ReasonBody, "Take over (提级)"),
+        CommandRoute("/{topic_id}/take-over", TakeOverTopic, b.ReasonBody, "Take over (提级)"),
         CommandRoute(
             "/{topic_id}/co-organizers",
-            "inviteCoOrganizer",
+            InviteCoOrganizer,
             b.InviteCoOrganizerBody,
             "Invite a co-organiser (联动协商)",
         ),
     ],
     "research": [
+        CommandRoute("/{topic_id}/research/start", StartResearch, b.ResearchBody, "Start research"),
         CommandRoute(
-            "/{topic_id}/research/start", "startResearch", b.ResearchBody, "Start research"
-        ),
-        CommandRoute(
-            "/{topic_id}/research/report", "reportResearch", b.ResearchBody, "Report research"
+            "/{topic_id}/research/report", ReportResearch, b.ResearchBody, "Report research"
         ),
     ],
     "deliberations": [
         CommandRoute(
             "/{topic_id}/deliberations",
-            "scheduleDeliberation",
+            ScheduleDeliberation,
             b.ScheduleDeliberationBody,
             "Schedule a deliberation (4+X)",
             creates=True,
         ),
         CommandRoute(
             "/{topic_id}/deliberations/{meeting_id}/record",
-            "recordDeliberation",
+            RecordDeliberation,
             b.RecordDeliberationBody,
             "Record a deliberation as held",
         ),
     ],
     "tasks": [
         CommandRoute(
-            "/{topic_id}/tasks", "assignTask", b.AssignTaskBody, "Assign a task", creates=True
+            "/{topic_id}/tasks", AssignTask, b.AssignTaskBody, "Assign a task", creates=True
         ),
-        CommandRoute("/{topic_id}/tasks/{task_id}/sign", "signTask", b.TaskBody, "Sign a task"),
+        CommandRoute("/{topic_id}/tasks/{task_id}/sign", SignTask, b.TaskBody, "Sign a task"),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/progress",
-            "reportTaskProgress",
+            ReportTaskProgress,
             b.TaskNoteBody,
             "Report progress",
         ),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/supervise",
-            "superviseTask",
+            SuperviseTask,
             b.TaskNoteBody,
             "Supervise (督办)",
         ),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/extend",
-            "extendTaskDeadline",
+            ExtendTaskDeadline,
             b.ExtendTaskDeadlineBody,
             "Extend the deadline",
         ),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/complete",
-            "completeTask",
+            CompleteTask,
             b.CompleteTaskBody,
             "Complete a task",
         ),
@@ -144,22 +175,22 @@ ROUTES: dict[str, list[CommandRoute]] = {
     "leadership": [
         CommandRoute(
             "/{topic_id}/leader-instructions",
-            "recordLeaderInstruction",
+            RecordLeaderInstruction,
             b.TextBody,
             "Record a leader's instruction (批示)",
         ),
         CommandRoute(
             "/{topic_id}/adoptions",
-            "recordAdoption",
+            RecordAdoption,
             b.AdoptionBody,
             "Record an adoption (成果采纳)",
         ),
     ],
     "feedback": [
-        CommandRoute("/{topic_id}/feedback", "giveFeedback", b.FeedbackBody, "Give feedback"),
+        CommandRoute("/{topic_id}/feedback", GiveFeedback, b.FeedbackBody, "Give feedback"),
         CommandRoute(
             "/{topic_id}/return-visits",
-            "recordReturnVisit",
+            RecordReturnVisit,
             b.ReturnVisitBody,
             "Record a return visit",
         ),
@@ -206,15 +237,13 @@ def command_router(resource: str, routes: list[CommandRoute]) -> APIRouter:
                 created=route.creates, may_find=EXTERNAL_REF in route.body.model_fields
             ),
             summary=route.summary,
-            operation_id=route.command,
+            operation_id=route.command.name,
         )
     return router
 
 
 def command_endpoint(route: CommandRoute) -> Callable[..., CommandResponse]:
     """The handler of `route`, with the signature FastAPI reads its parameters from."""
-    if route.command not in COMMAND_METHODS:
-        raise ValueError(f"{route.command} is not a command of the contract")
     optional_body = b.all_optional(route.body)
 
     def endpoint(
@@ -254,8 +283,12 @@ def command_endpoint(route: CommandRoute) -> Callable[..., CommandResponse]:
         inspect.Parameter("idempotency_key", keyword, annotation=IdempotencyKey, default=None),
     ]
     endpoint.__signature__ = inspect.Signature(parameters, return_annotation=CommandResponse)  # type: ignore[attr-defined]
-    endpoint.__name__ = endpoint.__qualname__ = COMMAND_METHODS[route.command]
+    endpoint.__name__ = endpoint.__qualname__ = snake_case(route.command.name)
     return endpoint
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def path_parameters(path: str) -> list[str]:
@@ -272,11 +305,12 @@ def answer_command(
     path: dict[str, str],
 ) -> Answer:
     """Run the command, or replay the stored answer to an earlier request with the key."""
-    topic_id = parse_topic_id(path.pop("topic_id")) if "topic_id" in path else None
-    arguments = command.arguments() | path  # meeting_id, task_id
+    topic_id = path.pop("topic_id", None)
+    typed = command_of(route.command.name, topic_id, command.arguments() | path)  # + task_id…
+    expected = command.expected_version if isinstance(command, b.TopicBody) else None
 
     def execute() -> Answer:
-        result = state.commands.run(principal, route.command, topic_id, arguments)
+        result = state.commands.run(principal, typed, expected_version=expected)
         status = 201 if route.creates and not result.duplicate else 200
         return Answer(status, CommandResponse.of(result).model_dump(mode="json", by_alias=True))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.topic_commands import AcceptTransfer, EscalateTopic
 from infra.bootstrap import Runtime
 from infra.database import Database
 from infra.demo import run_scenario
@@ -89,8 +90,8 @@ def store(small_runtime: Runtime, database: Database, tmp_path: Path) -> Store:
     later = app.submit_topic(
         staff(VILLAGE), **submission(submitter={"name": "张三", "phone": PHONE})
     ).topic_id
-    app.escalate_topic(staff(VILLAGE), later, reason="社区无力解决")
-    app.accept_transfer(staff(TOWNSHIP), later, note="街道受理")
+    app.handle(staff(VILLAGE), EscalateTopic(topic_id=later, reason="社区无力解决"))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=later, note="街道受理"))
     far = app.submit_topic(staff(FAR_VILLAGE), **submission(FAR_VILLAGE)).topic_id
     return Store(database, tmp_path / "home", tid, later, far, times, renamed_at)
 

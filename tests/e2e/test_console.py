@@ -15,6 +15,14 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from domain.application import LinkageApp
 from domain.topic import Role
+from domain.topic_commands import (
+    AcceptTransfer,
+    AssignTask,
+    DetermineTopic,
+    EscalateTopic,
+    RecordDeliberation,
+    ScheduleDeliberation,
+)
 from infra.demo import TOWNSHIP_STAFF, VILLAGE_STAFF, run_scenario
 from infra.demo_levels import run_level_scenarios
 from tests.e2e.conftest import Live
@@ -64,7 +72,7 @@ def _awaiting_the_township(app: LinkageApp) -> uuid.UUID:
         source="HOTLINE_12345",
         location=VILLAGE,
     ).topic_id
-    app.escalate_topic(VILLAGE_STAFF, drains, reason="需街道协调环卫所清掏")
+    app.handle(VILLAGE_STAFF, EscalateTopic(topic_id=drains, reason="需街道协调环卫所清掏"))
     return drains
 
 
@@ -85,16 +93,44 @@ def _overdue_after_escalation(app: LinkageApp) -> uuid.UUID:
         submitter={"name": "赵大妈", "phone": "13800138000"},
         at=day(0),
     ).topic_id
-    app.escalate_topic(VILLAGE_STAFF, lamps, reason="路灯由街道统一维护", at=day(1))
-    app.accept_transfer(township, lamps, note="街道受理", at=day(2))
-    app.determine_topic(township, lamps, note="列入协商计划", at=day(3))
-    meeting = app.schedule_deliberation(
-        township, lamps, day(5), "协商议事室", "现场协商", FULL_PANEL, at=day(4)
+    app.handle(VILLAGE_STAFF, EscalateTopic(topic_id=lamps, reason="路灯由街道统一维护"), at=day(1))
+    app.handle(township, AcceptTransfer(topic_id=lamps, note="街道受理"), at=day(2))
+    app.handle(township, DetermineTopic(topic_id=lamps, note="列入协商计划"), at=day(3))
+    meeting = app.handle(
+        township,
+        ScheduleDeliberation(
+            topic_id=lamps,
+            scheduled_at=day(5),
+            place="协商议事室",
+            format="现场协商",
+            participants=FULL_PANEL,
+        ),
+        at=day(4),
     ).created_id
     assert meeting is not None
     names = [str(p["name"]) for p in FULL_PANEL]
-    app.record_deliberation(township, lamps, meeting, names, "同意维修。", ["维修路灯"], at=day(5))
-    app.assign_task(township, lamps, VILLAGE, "社区物业", "维修路灯", day(20), at=day(6))
+    app.handle(
+        township,
+        RecordDeliberation(
+            topic_id=lamps,
+            meeting_id=meeting,
+            attendance=names,
+            minutes="同意维修。",
+            recommendations=["维修路灯"],
+        ),
+        at=day(5),
+    )
+    app.handle(
+        township,
+        AssignTask(
+            topic_id=lamps,
+            handler_unit=VILLAGE,
+            handler="社区物业",
+            requirement="维修路灯",
+            due=day(20),
+        ),
+        at=day(6),
+    )
     return lamps
 
 

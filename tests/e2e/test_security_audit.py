@@ -28,6 +28,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.topic_commands import (
+    AcceptTransfer,
+    AddComment,
+    AssignTask,
+    DelegateTopic,
+    DetermineTopic,
+    EscalateTopic,
+    InviteCoOrganizer,
+    RecordDeliberation,
+    ScheduleDeliberation,
+)
 from tests.e2e.conftest import Live
 from tests.utils.factories import (
     CITY,
@@ -99,46 +110,74 @@ def build(live: Live, client: httpx.Client) -> World:
         return app.submit_topic(staff(location), **submission(location, title=title)).topic_id
 
     co = submit(VILLAGE, "城关区议题：协办")
-    app.invite_co_organizer(village, co, FAR_VILLAGE, note="请下西园社区协办")
-    app.add_comment(village, co, INTERNAL)
+    app.handle(village, InviteCoOrganizer(topic_id=co, unit=FAR_VILLAGE, note="请下西园社区协办"))
+    app.handle(village, AddComment(topic_id=co, text=INTERNAL))
 
     task = submit(VILLAGE, "城关区议题：承办任务")
-    app.determine_topic(village, task)
-    meeting = app.schedule_deliberation(
-        village, task, now + timedelta(days=1), "社区议事厅", "议事协商会", FULL_PANEL
+    app.handle(village, DetermineTopic(topic_id=task))
+    meeting = app.handle(
+        village,
+        ScheduleDeliberation(
+            topic_id=task,
+            scheduled_at=now + timedelta(days=1),
+            place="社区议事厅",
+            format="议事协商会",
+            participants=FULL_PANEL,
+        ),
     ).created_id
     assert meeting is not None
-    app.record_deliberation(
-        village, task, meeting, [str(p["name"]) for p in FULL_PANEL], "同意分工办理。", ["整改"]
+    app.handle(
+        village,
+        RecordDeliberation(
+            topic_id=task,
+            meeting_id=meeting,
+            attendance=[str(p["name"]) for p in FULL_PANEL],
+            minutes="同意分工办理。",
+            recommendations=["整改"],
+        ),
     )
-    app.assign_task(
-        village, task, FAR_VILLAGE, "下西园社区", "按协商建议办理", now + timedelta(days=30)
+    app.handle(
+        village,
+        AssignTask(
+            topic_id=task,
+            handler_unit=FAR_VILLAGE,
+            handler="下西园社区",
+            requirement="按协商建议办理",
+            due=now + timedelta(days=30),
+        ),
     )
-    app.add_comment(village, task, INTERNAL)
+    app.handle(village, AddComment(topic_id=task, text=INTERNAL))
 
     def sent_to_far_village(title: str) -> uuid.UUID:
         topic = submit(VILLAGE, title)
-        app.escalate_topic(village, topic, to_unit=CITY, reason="跨区协调，需市级统筹")
-        app.accept_transfer(city, topic)
-        app.delegate_topic(city, topic, FAR_VILLAGE, "请下西园社区协助办理")
-        app.add_comment(city, topic, INTERNAL)
+        app.handle(
+            village, EscalateTopic(topic_id=topic, to_unit=CITY, reason="跨区协调，需市级统筹")
+        )
+        app.handle(city, AcceptTransfer(topic_id=topic))
+        app.handle(
+            city,
+            DelegateTopic(topic_id=topic, to_unit=FAR_VILLAGE, instructions="请下西园社区协助办理"),
+        )
+        app.handle(city, AddComment(topic_id=topic, text=INTERNAL))
         return topic
 
     pending = sent_to_far_village("城关区议题：待接收的交办")
     former = sent_to_far_village("城关区议题：曾经承接")
-    app.accept_transfer(far, former, note="社区受理")
-    app.escalate_topic(far, former, to_unit=CITY, reason="社区无力解决，退回市级统筹")
-    app.accept_transfer(city, former)
-    app.add_comment(city, former, INTERNAL + "（移交之后）")
+    app.handle(far, AcceptTransfer(topic_id=former, note="社区受理"))
+    app.handle(
+        far, EscalateTopic(topic_id=former, to_unit=CITY, reason="社区无力解决，退回市级统筹")
+    )
+    app.handle(city, AcceptTransfer(topic_id=former))
+    app.handle(city, AddComment(topic_id=former, text=INTERNAL + "（移交之后）"))
 
     own = submit(FAR_VILLAGE, "七里河区议题：下西园农贸市场占道经营")
-    app.escalate_topic(far, own, reason="需街道协调执法")
-    app.accept_transfer(staff(FAR_TOWNSHIP), own)
-    app.add_comment(staff(FAR_TOWNSHIP), own, "街道已安排执法队")
+    app.handle(far, EscalateTopic(topic_id=own, reason="需街道协调执法"))
+    app.handle(staff(FAR_TOWNSHIP), AcceptTransfer(topic_id=own))
+    app.handle(staff(FAR_TOWNSHIP), AddComment(topic_id=own, text="街道已安排执法队"))
 
     long = submit(SIBLING_VILLAGE, "城关区议题：长篇意见")
     for n in range(LONG_COMMENTS):
-        app.add_comment(staff(SIBLING_VILLAGE), long, f"{n}：{LONG_TEXT}")
+        app.handle(staff(SIBLING_VILLAGE), AddComment(topic_id=long, text=f"{n}：{LONG_TEXT}"))
 
     runtime.projections.wait_for(app.head_position(), timeout=60)
     involved = dict(zip(INVOLVEMENTS, (co, task, pending, former), strict=True))

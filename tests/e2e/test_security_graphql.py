@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
+from api.commands import command_of
 from api.graphql.cost import MAX_COST, MAX_DEPTH, query_cost
 from api.graphql.router import MAX_RESPONSE_BYTES
 from api.graphql.schema import build_schema
@@ -231,7 +232,7 @@ def test_an_answer_over_the_response_cap_is_refused_with_a_clear_error(live: Liv
     principal = state.tokens.verify(live.token(VILLAGE))
     for i in range(5):
         values = {**submission(title=f"长描述 {i}"), "description": "议" * MAX_TEXT}
-        state.commands.run(principal, "submitTopic", None, values)
+        state.commands.run(principal, command_of("submitTopic", None, values))
     state.runtime.projections.wait_for(state.runtime.app.head_position(), timeout=30)
     # 20 aliases × 5 descriptions of 20,000 characters, each \\uXXXX-escaped: 12 MB
     query = (
@@ -393,7 +394,9 @@ def test_a_committed_mutation_answers_its_result_when_the_read_models_cannot_be_
     state = live.server.state
     app = state.runtime.app
     principal = state.tokens.verify(live.token(VILLAGE))
-    topic = state.commands.run(principal, "submitTopic", None, submission(title="停电")).topic_id
+    topic = state.commands.run(
+        principal, command_of("submitTopic", None, submission(title="停电"))
+    ).topic_id
     query = "mutation($i: CommentInput!) { addComment(input: $i) { position duplicate } }"
     variables = {"i": {"topicId": str(topic), "text": "断电期间的评论"}}
     reads, state.reads = state.reads, _stopped_server_pool(state.runtime.database.conninfo)

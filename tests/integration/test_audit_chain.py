@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from domain.topic_commands import AddComment
 from infra.audit_verify import VerifyReport, verify_chain
 from infra.bootstrap import Runtime, build_runtime
 from infra.chain import content_hash, link_hash
@@ -190,7 +191,9 @@ def test_a_forged_event_with_a_plausible_hash_is_named_as_inserted(
     # a gap in the positions, as a rolled-back transaction leaves one
     before = rows(conn)[-1].position
     gap = _next_position(conn)
-    small_runtime.app.add_comment(staff(VILLAGE), store[0], text="维修完成", at=later(8))
+    small_runtime.app.handle(
+        staff(VILLAGE), AddComment(topic_id=store[0], text="维修完成"), at=later(8)
+    )
     like = rows(conn, store[0])[0]
     forged = uuid.uuid4()
     # in the middle, taking the gap, linked plausibly to the event before it
@@ -292,7 +295,9 @@ def test_an_unchained_store_is_chained_once_on_opening_and_opening_again_changes
 
     for _ in range(2):
         with build_runtime(small_runtime.database, small_runtime.settings) as reopened:
-            reopened.app.add_comment(staff(VILLAGE), store[0], text="回访满意", at=later(9))
+            reopened.app.handle(
+                staff(VILLAGE), AddComment(topic_id=store[0], text="回访满意"), at=later(9)
+            )
             report = verify(reopened)
             assert report.intact, [b.describe() for b in report.bad]
             assert report.head_count == len(rows(conn))
@@ -374,7 +379,9 @@ def test_concurrent_writers_leave_one_intact_chain(
             topic = app.submit_topic(
                 staff(VILLAGE), **submission(VILLAGE, title=f"并发议题 {n}-{i}"), at=later(10)
             )
-            app.add_comment(staff(VILLAGE), topic.topic_id, text="收到", at=later(11))
+            app.handle(
+                staff(VILLAGE), AddComment(topic_id=topic.topic_id, text="收到"), at=later(11)
+            )
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(write, range(6)))

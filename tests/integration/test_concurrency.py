@@ -10,6 +10,7 @@ import pytest
 
 from domain.application import CommandResult
 from domain.errors import ConflictError, LinkageError, RuleViolationError
+from domain.topic_commands import AddComment, EscalateTopic
 from infra.bootstrap import Runtime
 from tests.utils.factories import TOWNSHIP, VILLAGE, staff, submission
 
@@ -54,7 +55,9 @@ def test_racing_commands_on_one_version_let_exactly_one_win(small_runtime: Runti
 
     wins, losses = _race(
         [
-            lambda i=i: app.add_comment(staff(VILLAGE), topic_id, f"意见{i}", expected_version=1)
+            lambda i=i: app.handle(
+                staff(VILLAGE), AddComment(topic_id=topic_id, text=f"意见{i}"), expected_version=1
+            )
             for i in range(THREADS)
         ]
     )
@@ -72,7 +75,10 @@ def test_racing_comments_without_expected_version_are_all_kept_once(
     topic_id = app.submit_topic(staff(VILLAGE), **submission()).topic_id
 
     wins, losses = _race(
-        [lambda i=i: app.add_comment(staff(VILLAGE), topic_id, f"意见{i}") for i in range(THREADS)]
+        [
+            lambda i=i: app.handle(staff(VILLAGE), AddComment(topic_id=topic_id, text=f"意见{i}"))
+            for i in range(THREADS)
+        ]
     )
 
     # A transparent retry re-validates on the fresh state; a comment stays valid, so
@@ -91,7 +97,9 @@ def test_racing_escalations_move_the_topic_once(small_runtime: Runtime) -> None:
 
     wins, losses = _race(
         [
-            lambda i=i: app.escalate_topic(staff(VILLAGE), topic_id, reason=f"理由{i}")
+            lambda i=i: app.handle(
+                staff(VILLAGE), EscalateTopic(topic_id=topic_id, reason=f"理由{i}")
+            )
             for i in range(THREADS)
         ]
     )

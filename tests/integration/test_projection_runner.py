@@ -11,6 +11,7 @@ import pytest
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
 
 from domain.errors import ConflictError
+from domain.topic_commands import AddComment
 from domain.units import InMemoryUnitDirectory
 from infra.bootstrap import Runtime
 from infra.database import Database
@@ -66,7 +67,7 @@ def _comment_storm(runtime: Runtime, topics: int, comments: int) -> list[str]:
     app = runtime.app
     ids = [str(app.submit_topic(staff(VILLAGE), **submission()).topic_id) for _ in range(topics)]
     for i in range(comments):
-        app.add_comment(staff(VILLAGE), ids[i % topics], f"意见 {i}")  # type: ignore[arg-type]
+        app.handle(staff(VILLAGE), AddComment(topic_id=ids[i % topics], text=f"意见 {i}"))  # type: ignore[arg-type]
     return ids
 
 
@@ -94,7 +95,10 @@ def test_with_many_concurrent_writers_the_follower_never_passes_a_gap(
         for i in range(25):
             while True:  # 8 writers on 8 topics: a command may lose its retries; send it again
                 try:
-                    app.add_comment(staff(VILLAGE), ids[(worker + i) % len(ids)], f"{worker}-{i}")  # type: ignore[arg-type]
+                    app.handle(
+                        staff(VILLAGE),
+                        AddComment(topic_id=ids[(worker + i) % len(ids)], text=f"{worker}-{i}"),
+                    )  # type: ignore[arg-type]
                     break
                 except ConflictError:
                     continue
@@ -122,9 +126,9 @@ def test_a_failing_event_parks_only_its_topic_and_a_retry_recovers_it(
     app = small_runtime.app
     bad = app.submit_topic(staff(VILLAGE), **submission()).topic_id  # type: ignore[arg-type]
     good = app.submit_topic(staff(VILLAGE), **submission()).topic_id  # type: ignore[arg-type]
-    app.add_comment(staff(VILLAGE), bad, "BOOM")
-    app.add_comment(staff(VILLAGE), bad, "after the failure")
-    app.add_comment(staff(VILLAGE), good, "fine")
+    app.handle(staff(VILLAGE), AddComment(topic_id=bad, text="BOOM"))
+    app.handle(staff(VILLAGE), AddComment(topic_id=bad, text="after the failure"))
+    app.handle(staff(VILLAGE), AddComment(topic_id=good, text="fine"))
     CountsView.fail_on = "BOOM"
 
     runner.catch_up()
@@ -138,7 +142,7 @@ def test_a_failing_event_parks_only_its_topic_and_a_retry_recovers_it(
     counts = {t: n for t, n, _, _ in _counts(small_runtime)}
     assert counts == {str(bad): 1, str(good): 2}
 
-    app.add_comment(staff(VILLAGE), bad, "still parked")
+    app.handle(staff(VILLAGE), AddComment(topic_id=bad, text="still parked"))
     runner.catch_up()
     assert runner.status()[0].dead_letters == 3
     assert runner.retry("counts") == (0, 1)  # the cause is not fixed yet

@@ -24,6 +24,29 @@ from psycopg.rows import dict_row
 
 from domain.application import LinkageApp
 from domain.errors import BadInputError, NotFoundError
+from domain.topic_commands import (
+    AcceptTransfer,
+    AddComment,
+    AssignTask,
+    CloseTopic,
+    CompleteTask,
+    DeclineTopic,
+    DelegateTopic,
+    DetermineTopic,
+    EscalateTopic,
+    GiveFeedback,
+    InviteCoOrganizer,
+    RecordDeliberation,
+    RecordReturnVisit,
+    ReopenTopic,
+    ReportResearch,
+    ReturnTransfer,
+    ScheduleDeliberation,
+    SignTask,
+    StartResearch,
+    SuperviseTask,
+    TakeOverTopic,
+)
 from infra.bootstrap import Runtime, build_runtime
 from infra.database import Database, create_database
 from infra.settings import Settings
@@ -115,95 +138,189 @@ def _submit(
 
 def _deliberate(app: LinkageApp, who: str, tid: Any, day: float) -> None:
     """Scheduled on `day`, held a day later."""
-    app.schedule_deliberation(
-        staff(who), tid, later(day + 1), "协商议事室", "现场协商", FULL_PANEL, at=later(day)
+    app.handle(
+        staff(who),
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(day + 1),
+            place="协商议事室",
+            format="现场协商",
+            participants=FULL_PANEL,
+        ),
+        at=later(day),
     )
     names = [p["name"] or "" for p in FULL_PANEL]
-    app.record_deliberation(
-        staff(who), tid, "M1", names, "各方达成一致。", ["明确责任单位"], at=later(day + 1)
+    app.handle(
+        staff(who),
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id="M1",
+            attendance=names,
+            minutes="各方达成一致。",
+            recommendations=["明确责任单位"],
+        ),
+        at=later(day + 1),
     )
 
 
 def _water(app: LinkageApp) -> Any:
     """Village → township → county (one return on the way), handled, reopened, closed."""
     tid = _submit(app, VILLAGE, "畅家巷6号楼二次供水水压不足", "供水", "HOTLINE_12345", 0)
-    app.escalate_topic(staff(VILLAGE), tid, reason="社区无权协调加压泵房", at=later(1))
-    app.accept_transfer(staff(TOWNSHIP), tid, at=later(2))
-    app.escalate_topic(staff(TOWNSHIP), tid, reason="涉及区级管网改造", at=later(3))
-    app.return_transfer(staff(COUNTY), tid, "请街道先行协调供水公司", at=later(4))
-    app.escalate_topic(staff(TOWNSHIP), tid, reason="街道协调未果，申请区级协商", at=later(5))
-    app.accept_transfer(staff(COUNTY), tid, note="区政协牵头", at=later(6))
-    app.invite_co_organizer(staff(COUNTY), tid, TOWNSHIP, note="街道协助", at=later(6.5))
-    app.determine_topic(staff(COUNTY), tid, at=later(7))
-    app.start_research(staff(COUNTY), tid, "走访住户和泵房", at=later(7.2))
-    app.report_research(staff(COUNTY), tid, "泵房设备老化", at=later(7.5))
+    app.handle(
+        staff(VILLAGE), EscalateTopic(topic_id=tid, reason="社区无权协调加压泵房"), at=later(1)
+    )
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(2))
+    app.handle(staff(TOWNSHIP), EscalateTopic(topic_id=tid, reason="涉及区级管网改造"), at=later(3))
+    app.handle(
+        staff(COUNTY), ReturnTransfer(topic_id=tid, reason="请街道先行协调供水公司"), at=later(4)
+    )
+    app.handle(
+        staff(TOWNSHIP),
+        EscalateTopic(topic_id=tid, reason="街道协调未果，申请区级协商"),
+        at=later(5),
+    )
+    app.handle(staff(COUNTY), AcceptTransfer(topic_id=tid, note="区政协牵头"), at=later(6))
+    app.handle(
+        staff(COUNTY),
+        InviteCoOrganizer(topic_id=tid, unit=TOWNSHIP, note="街道协助"),
+        at=later(6.5),
+    )
+    app.handle(staff(COUNTY), DetermineTopic(topic_id=tid), at=later(7))
+    app.handle(staff(COUNTY), StartResearch(topic_id=tid, text="走访住户和泵房"), at=later(7.2))
+    app.handle(staff(COUNTY), ReportResearch(topic_id=tid, text="泵房设备老化"), at=later(7.5))
     _deliberate(app, COUNTY, tid, 8)
     county = staff(COUNTY)
-    app.assign_task(county, tid, COUNTY, "区水务局", "更换加压泵组", later(20), at=later(10))
-    app.assign_task(county, tid, TOWNSHIP, "街道办", "居民沟通", later(15), at=later(10))
-    app.sign_task(handler(COUNTY), tid, "T1", at=later(10.5))  # 12 h: on time
-    app.add_comment(staff(VILLAGE), tid, "居民询问进度", at=later(11))
-    app.sign_task(handler(TOWNSHIP), tid, "T2", at=later(12))  # 48 h: late
-    app.complete_task(handler(TOWNSHIP), tid, "T2", "已张贴公告", at=later(14))  # due d15
-    app.supervise_task(staff(CITY), tid, "T1", "市政协督办", at=later(18))
-    app.complete_task(handler(COUNTY), tid, "T1", "新泵组投入运行", at=later(22))  # due d20
-    app.give_feedback(county, tid, "设备已更换。", at=later(23))
-    app.record_return_visit(county, tid, True, False, "UNSATISFIED", at=later(24))
-    app.reopen_topic(county, tid, "住户反映仍有压力不足", at=later(25))
-    app.give_feedback(county, tid, "已调整泵组压力。", at=later(26))
-    app.record_return_visit(county, tid, True, True, "SATISFIED", at=later(27))
-    app.close_topic(county, tid, "群众满意", at=later(28))
+    app.handle(
+        county,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=COUNTY,
+            handler="区水务局",
+            requirement="更换加压泵组",
+            due=later(20),
+        ),
+        at=later(10),
+    )
+    app.handle(
+        county,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=TOWNSHIP,
+            handler="街道办",
+            requirement="居民沟通",
+            due=later(15),
+        ),
+        at=later(10),
+    )
+    app.handle(
+        handler(COUNTY), SignTask(topic_id=tid, task_id="T1"), at=later(10.5)
+    )  # 12 h: on time
+    app.handle(staff(VILLAGE), AddComment(topic_id=tid, text="居民询问进度"), at=later(11))
+    app.handle(handler(TOWNSHIP), SignTask(topic_id=tid, task_id="T2"), at=later(12))  # 48 h: late
+    app.handle(
+        handler(TOWNSHIP),
+        CompleteTask(topic_id=tid, task_id="T2", result="已张贴公告"),
+        at=later(14),
+    )  # due d15
+    app.handle(
+        staff(CITY), SuperviseTask(topic_id=tid, task_id="T1", note="市政协督办"), at=later(18)
+    )
+    app.handle(
+        handler(COUNTY),
+        CompleteTask(topic_id=tid, task_id="T1", result="新泵组投入运行"),
+        at=later(22),
+    )  # due d20
+    app.handle(county, GiveFeedback(topic_id=tid, reply="设备已更换。"), at=later(23))
+    app.handle(
+        county,
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=False, satisfaction="UNSATISFIED"),
+        at=later(24),
+    )
+    app.handle(county, ReopenTopic(topic_id=tid, reason="住户反映仍有压力不足"), at=later(25))
+    app.handle(county, GiveFeedback(topic_id=tid, reply="已调整泵组压力。"), at=later(26))
+    app.handle(
+        county,
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED"),
+        at=later(27),
+    )
+    app.handle(county, CloseTopic(topic_id=tid, summary="群众满意"), at=later(28))
     return tid
 
 
 def _parking(app: LinkageApp) -> Any:
     """Escalated to the township, taken over by a county leader; its task is overdue."""
     tid = _submit(app, SIBLING_VILLAGE, "张家园小区停车位紧张", "停车", "GRID", 1)
-    app.escalate_topic(staff(SIBLING_VILLAGE), tid, reason="需要街道协调", at=later(2))
-    app.accept_transfer(staff(TOWNSHIP), tid, at=later(3))
-    app.escalate_topic(staff(TOWNSHIP), tid, reason="需要区级统筹", at=later(3.5))
-    app.take_over_topic(leader(COUNTY), tid, "区领导提级协调", at=later(4))
-    app.determine_topic(staff(COUNTY), tid, at=later(5))
-    _deliberate(app, COUNTY, tid, 6)
-    app.assign_task(
-        staff(COUNTY), tid, SIBLING_VILLAGE, "张家园社区", "规划临时车位", later(12), at=later(8)
+    app.handle(
+        staff(SIBLING_VILLAGE), EscalateTopic(topic_id=tid, reason="需要街道协调"), at=later(2)
     )
-    app.supervise_task(staff(COUNTY), tid, "T1", "请尽快签收", at=later(13))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(3))
+    app.handle(staff(TOWNSHIP), EscalateTopic(topic_id=tid, reason="需要区级统筹"), at=later(3.5))
+    app.handle(leader(COUNTY), TakeOverTopic(topic_id=tid, reason="区领导提级协调"), at=later(4))
+    app.handle(staff(COUNTY), DetermineTopic(topic_id=tid), at=later(5))
+    _deliberate(app, COUNTY, tid, 6)
+    app.handle(
+        staff(COUNTY),
+        AssignTask(
+            topic_id=tid,
+            handler_unit=SIBLING_VILLAGE,
+            handler="张家园社区",
+            requirement="规划临时车位",
+            due=later(12),
+        ),
+        at=later(8),
+    )
+    app.handle(
+        staff(COUNTY), SuperviseTask(topic_id=tid, task_id="T1", note="请尽快签收"), at=later(13)
+    )
     return tid
 
 
 def _heating(app: LinkageApp) -> Any:
     """A county topic delegated down to a village of the other township, being handled."""
     tid = _submit(app, COUNTY, "城关区老旧小区供暖不热", "供暖", "MEMBER_PROPOSAL", 2)
-    app.delegate_topic(
-        staff(COUNTY), tid, COUSIN_VILLAGE, "请社区先行协商", due=later(9), at=later(3)
+    app.handle(
+        staff(COUNTY),
+        DelegateTopic(
+            topic_id=tid, to_unit=COUSIN_VILLAGE, instructions="请社区先行协商", due=later(9)
+        ),
+        at=later(3),
     )
-    app.accept_transfer(staff(COUSIN_VILLAGE), tid, at=later(4))
-    app.determine_topic(staff(COUSIN_VILLAGE), tid, at=later(5))
+    app.handle(staff(COUSIN_VILLAGE), AcceptTransfer(topic_id=tid), at=later(4))
+    app.handle(staff(COUSIN_VILLAGE), DetermineTopic(topic_id=tid), at=later(5))
     _deliberate(app, COUSIN_VILLAGE, tid, 6)
-    app.assign_task(
+    app.handle(
         staff(COUSIN_VILLAGE),
-        tid,
-        COUSIN_VILLAGE,
-        "陇西路社区",
-        "检修管道",
-        later(50),
+        AssignTask(
+            topic_id=tid,
+            handler_unit=COUSIN_VILLAGE,
+            handler="陇西路社区",
+            requirement="检修管道",
+            due=later(50),
+        ),
         at=later(15),
     )
-    app.sign_task(handler(COUSIN_VILLAGE), tid, "T1", at=later(15.5))  # 12 h: on time
+    app.handle(
+        handler(COUSIN_VILLAGE), SignTask(topic_id=tid, task_id="T1"), at=later(15.5)
+    )  # 12 h: on time
     return tid
 
 
 def _road(app: LinkageApp) -> Any:
     """A county topic whose delegation to the township is pending past its due."""
     tid = _submit(app, COUNTY, "酒泉路人行道破损", "道路", "SOCIAL_INFO", 20)
-    app.delegate_topic(staff(COUNTY), tid, TOWNSHIP, "请街道核实", due=later(25), at=later(21))
+    app.handle(
+        staff(COUNTY),
+        DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions="请街道核实", due=later(25)),
+        at=later(21),
+    )
     return tid
 
 
 def _sanitation(app: LinkageApp) -> Any:
     tid = _submit(app, COUSIN_VILLAGE, "陇西路垃圾清运不及时", "环境卫生", "VISIT", 3)
-    app.decline_topic(staff(COUSIN_VILLAGE), tid, "不属于协商范围", at=later(4))
+    app.handle(
+        staff(COUSIN_VILLAGE), DeclineTopic(topic_id=tid, reason="不属于协商范围"), at=later(4)
+    )
     return tid
 
 
@@ -211,14 +328,36 @@ def _lights(app: LinkageApp) -> Any:
     """Settled in its own village: basically satisfied, closed after 10 days."""
     tid = _submit(app, FAR_VILLAGE, "下西园路灯损坏", "路灯", "ONLINE", 5)
     village = staff(FAR_VILLAGE)
-    app.determine_topic(village, tid, at=later(6))
+    app.handle(village, DetermineTopic(topic_id=tid), at=later(6))
     _deliberate(app, FAR_VILLAGE, tid, 7)
-    app.assign_task(village, tid, FAR_VILLAGE, "下西园社区", "更换路灯", later(15), at=later(9))
-    app.sign_task(handler(FAR_VILLAGE), tid, "T1", at=later(9.2))  # 4.8 h: on time
-    app.complete_task(handler(FAR_VILLAGE), tid, "T1", "已更换", at=later(12))  # due d15
-    app.give_feedback(village, tid, "路灯已修复。", at=later(13))
-    app.record_return_visit(village, tid, True, True, "BASICALLY_SATISFIED", at=later(14))
-    app.close_topic(village, tid, "完成", at=later(15))
+    app.handle(
+        village,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=FAR_VILLAGE,
+            handler="下西园社区",
+            requirement="更换路灯",
+            due=later(15),
+        ),
+        at=later(9),
+    )
+    app.handle(
+        handler(FAR_VILLAGE), SignTask(topic_id=tid, task_id="T1"), at=later(9.2)
+    )  # 4.8 h: on time
+    app.handle(
+        handler(FAR_VILLAGE),
+        CompleteTask(topic_id=tid, task_id="T1", result="已更换"),
+        at=later(12),
+    )  # due d15
+    app.handle(village, GiveFeedback(topic_id=tid, reply="路灯已修复。"), at=later(13))
+    app.handle(
+        village,
+        RecordReturnVisit(
+            topic_id=tid, contacted=True, solved=True, satisfaction="BASICALLY_SATISFIED"
+        ),
+        at=later(14),
+    )
+    app.handle(village, CloseTopic(topic_id=tid, summary="完成"), at=later(15))
     return tid
 
 

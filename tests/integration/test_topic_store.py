@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.topic import Stage
+from domain.topic_commands import AcceptTransfer, EscalateTopic
 from infra.bootstrap import Runtime
 from infra.demo import COUNTY, TOWNSHIP, VILLAGE, run_scenario
 from tests.utils.factories import START, later, staff, submission
@@ -36,8 +37,10 @@ def test_stored_events_replay_to_the_same_state_and_positions_increase(
 ) -> None:
     app = small_runtime.app
     first = app.submit_topic(staff(VILLAGE), **submission(), at=START)
-    second = app.escalate_topic(staff(VILLAGE), first.topic_id, reason="需上级协调", at=later(1))
-    third = app.accept_transfer(staff(TOWNSHIP), first.topic_id, at=later(2))
+    second = app.handle(
+        staff(VILLAGE), EscalateTopic(topic_id=first.topic_id, reason="需上级协调"), at=later(1)
+    )
+    third = app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=first.topic_id), at=later(2))
 
     assert first.position < second.position < third.position
     assert third.version == 3

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from domain.topic import SealedSubmitter
+from domain.topic_commands import AddComment, DetermineTopic
 from infra.bootstrap import Runtime
 from infra.stream.relay import Relay
 from tests.utils.factories import VILLAGE, staff, submission
@@ -64,8 +65,8 @@ def test_kafka_messages_carry_only_the_sealed_submitter_before_and_after_erasure
 
     erased = vault.erase(sealed["person_id"])
     assert erased == [sealed["key_id"]]
-    app.determine_topic(village, person_topic, note="经党组织审核同意列为协商议题")
-    app.add_comment(village, person_topic, text="已联系提交人，约定下周回访")
+    app.handle(village, DetermineTopic(topic_id=person_topic, note="经党组织审核同意列为协商议题"))
+    app.handle(village, AddComment(topic_id=person_topic, text="已联系提交人，约定下周回访"))
     app.submit_topic(
         village, **submission(title="畅家巷路灯不亮"), submitter={"name": NAME, "phone": PHONE}
     )

@@ -18,6 +18,15 @@ import pytest
 from domain.application import LinkageApp
 from domain.errors import ForbiddenError, NotFoundError
 from domain.topic import Involvement, Role, Topic
+from domain.topic_commands import (
+    AcceptTransfer,
+    AddComment,
+    DelegateTopic,
+    EscalateTopic,
+    InviteCoOrganizer,
+    MergeTopic,
+    ReturnTransfer,
+)
 from projections.bulk import UnitPaths
 from projections.envelope import envelope
 from projections.topics import replay
@@ -52,25 +61,37 @@ def _submit(app: LinkageApp, by: str, location: str, day: float = 0) -> uuid.UUI
 def _held_and_left(app: LinkageApp) -> uuid.UUID:
     """TOWNSHIP delegates to VILLAGE, which holds it and escalates it back."""
     tid = _submit(app, TOWNSHIP, TOWNSHIP)
-    app.delegate_topic(staff(TOWNSHIP), tid, VILLAGE, "请社区办理", at=later(1))
-    app.accept_transfer(staff(VILLAGE), tid, at=later(2))
-    app.escalate_topic(staff(VILLAGE), tid, reason="需街道协调", at=later(3))
-    app.accept_transfer(staff(TOWNSHIP), tid, at=later(4))
-    app.invite_co_organizer(staff(TOWNSHIP), tid, SIBLING_TOWNSHIP, at=later(5))
+    app.handle(
+        staff(TOWNSHIP),
+        DelegateTopic(topic_id=tid, to_unit=VILLAGE, instructions="请社区办理"),
+        at=later(1),
+    )
+    app.handle(staff(VILLAGE), AcceptTransfer(topic_id=tid), at=later(2))
+    app.handle(staff(VILLAGE), EscalateTopic(topic_id=tid, reason="需街道协调"), at=later(3))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(4))
+    app.handle(staff(TOWNSHIP), InviteCoOrganizer(topic_id=tid, unit=SIBLING_TOWNSHIP), at=later(5))
     return tid
 
 
 def _returned(app: LinkageApp) -> uuid.UUID:
     tid = _submit(app, TOWNSHIP, TOWNSHIP)
-    app.delegate_topic(staff(TOWNSHIP), tid, SIBLING_VILLAGE, "请社区办理", at=later(1))
-    app.return_transfer(staff(SIBLING_VILLAGE), tid, "不在辖区", at=later(2))
+    app.handle(
+        staff(TOWNSHIP),
+        DelegateTopic(topic_id=tid, to_unit=SIBLING_VILLAGE, instructions="请社区办理"),
+        at=later(1),
+    )
+    app.handle(staff(SIBLING_VILLAGE), ReturnTransfer(topic_id=tid, reason="不在辖区"), at=later(2))
     return tid
 
 
 def _merged_by_its_location(app: LinkageApp) -> tuple[uuid.UUID, uuid.UUID]:
     target = _submit(app, COUNTY, COUNTY)
     source = _submit(app, VILLAGE, VILLAGE, day=1)
-    app.merge_topic(staff(VILLAGE), source, target, "同一诉求", at=later(2))
+    app.handle(
+        staff(VILLAGE),
+        MergeTopic(topic_id=source, into_topic_id=target, reason="同一诉求"),
+        at=later(2),
+    )
     return source, target
 
 
@@ -79,9 +100,13 @@ def _merged_by_its_holder(app: LinkageApp) -> tuple[uuid.UUID, uuid.UUID]:
     county topic located at TOWNSHIP."""
     target = _submit(app, COUNTY, TOWNSHIP)
     source = _submit(app, SIBLING_VILLAGE, SIBLING_VILLAGE, day=1)
-    app.escalate_topic(staff(SIBLING_VILLAGE), source, reason="需街道", at=later(2))
-    app.accept_transfer(staff(TOWNSHIP), source, at=later(3))
-    app.merge_topic(staff(TOWNSHIP), source, target, "同属一片", at=later(4))
+    app.handle(staff(SIBLING_VILLAGE), EscalateTopic(topic_id=source, reason="需街道"), at=later(2))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=source), at=later(3))
+    app.handle(
+        staff(TOWNSHIP),
+        MergeTopic(topic_id=source, into_topic_id=target, reason="同属一片"),
+        at=later(4),
+    )
     return source, target
 
 
@@ -99,7 +124,7 @@ def test_a_former_holder_reads_but_no_longer_comments(app: LinkageApp) -> None:
     assert _ended(app, tid) == {VILLAGE}
     assert app.visible_topic(staff(VILLAGE), tid).id == tid
     with pytest.raises(ForbiddenError) as refused:
-        app.add_comment(staff(VILLAGE), tid, "社区继续配合", at=later(6))
+        app.handle(staff(VILLAGE), AddComment(topic_id=tid, text="社区继续配合"), at=later(6))
     assert refused.value.rule == "INVOLVEMENT_ENDED"
     message = refused.value.message
     assert message.startswith(f"{VILLAGE} may read topic {tid} but may no longer comment")
@@ -111,7 +136,7 @@ def test_a_current_co_organiser_and_the_holders_ancestors_still_comment(app: Lin
     tid = _held_and_left(app)
     for unit in (SIBLING_TOWNSHIP, TOWNSHIP, COUNTY):
         assert _involvement(app, tid)[unit] == Involvement.CURRENT
-        app.add_comment(staff(unit), tid, "配合办理", at=later(6))
+        app.handle(staff(unit), AddComment(topic_id=tid, text="配合办理"), at=later(6))
     assert app.get_topic(tid).comments == 3
 
 
@@ -119,7 +144,7 @@ def test_a_unit_that_returned_a_transfer_keeps_read_only_sight(app: LinkageApp) 
     tid = _returned(app)
     assert _ended(app, tid) == {SIBLING_VILLAGE}
     with pytest.raises(ForbiddenError) as refused:
-        app.add_comment(staff(SIBLING_VILLAGE), tid, "留言", at=later(3))
+        app.handle(staff(SIBLING_VILLAGE), AddComment(topic_id=tid, text="留言"), at=later(3))
     assert refused.value.rule == "INVOLVEMENT_ENDED"
     assert "returned the delegation from 620102001 (TransferReturned" in refused.value.message
 
@@ -127,7 +152,9 @@ def test_a_unit_that_returned_a_transfer_keeps_read_only_sight(app: LinkageApp) 
 def test_the_role_is_checked_before_the_ended_involvement(app: LinkageApp) -> None:
     tid = _returned(app)
     with pytest.raises(ForbiddenError) as refused:
-        app.add_comment(actor(SIBLING_VILLAGE, Role.AUDITOR), tid, "留言", at=later(3))
+        app.handle(
+            actor(SIBLING_VILLAGE, Role.AUDITOR), AddComment(topic_id=tid, text="留言"), at=later(3)
+        )
     assert refused.value.rule == "ROLE_NOT_PERMITTED"
 
 
@@ -135,7 +162,7 @@ def test_a_unit_never_involved_is_answered_as_for_a_missing_topic(app: LinkageAp
     tid = _returned(app)
     assert _involvement(app, tid)[COUSIN_VILLAGE] is None
     with pytest.raises(NotFoundError) as refused:
-        app.add_comment(staff(COUSIN_VILLAGE), tid, "留言", at=later(3))
+        app.handle(staff(COUSIN_VILLAGE), AddComment(topic_id=tid, text="留言"), at=later(3))
     assert (refused.value.rule, refused.value.message) == (
         "TOPIC_NOT_FOUND",
         f"topic {tid} does not exist",
@@ -149,7 +176,7 @@ def test_a_village_that_merged_its_topic_keeps_read_only_sight_of_the_target(
     assert _ended(app, target) == {VILLAGE}
     assert _involvement(app, target)[SIBLING_VILLAGE] is None
     with pytest.raises(ForbiddenError) as refused:
-        app.add_comment(staff(VILLAGE), target, "留言", at=later(3))
+        app.handle(staff(VILLAGE), AddComment(topic_id=target, text="留言"), at=later(3))
     assert refused.value.rule == "INVOLVEMENT_ENDED"
     assert f"its topic {source} was merged into this one (TopicAbsorbed" in refused.value.message
 
@@ -173,9 +200,13 @@ def test_an_absorption_recorded_before_the_location_was_carried_names_the_owner_
     owner (the actor) alone."""
     target = _submit(app, COUNTY, COUNTY)
     source = _submit(app, SIBLING_VILLAGE, SIBLING_VILLAGE, day=1)
-    app.escalate_topic(staff(SIBLING_VILLAGE), source, reason="需街道", at=later(2))
-    app.accept_transfer(staff(TOWNSHIP), source, at=later(3))
-    app.merge_topic(staff(TOWNSHIP), source, target, "同属一片", at=later(4))
+    app.handle(staff(SIBLING_VILLAGE), EscalateTopic(topic_id=source, reason="需街道"), at=later(2))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=source), at=later(3))
+    app.handle(
+        staff(TOWNSHIP),
+        MergeTopic(topic_id=source, into_topic_id=target, reason="同属一片"),
+        at=later(4),
+    )
     assert _ended(app, target) == {TOWNSHIP, SIBLING_VILLAGE}
 
     *earlier, absorbed = cast(list[Topic.Event], list(app.events.get(target)))

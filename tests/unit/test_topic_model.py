@@ -28,6 +28,36 @@ from hypothesis.stateful import (
 from domain.application import CommandResult, LinkageApp
 from domain.errors import LinkageError
 from domain.topic import Actor, Role, Stage, Topic, TransferKind
+from domain.topic_commands import (
+    AcceptTransfer,
+    AddComment,
+    AssignTask,
+    CancelTransfer,
+    CloseTopic,
+    CompleteTask,
+    DeclineTopic,
+    DelegateTopic,
+    DetermineTopic,
+    EscalateTopic,
+    ExtendTaskDeadline,
+    GiveFeedback,
+    InviteCoOrganizer,
+    MergeTopic,
+    RecordAdoption,
+    RecordDeliberation,
+    RecordLeaderInstruction,
+    RecordReturnVisit,
+    ReopenTopic,
+    ReportResearch,
+    ReportTaskProgress,
+    ReturnTransfer,
+    ScheduleDeliberation,
+    SignTask,
+    StartResearch,
+    SuperviseTask,
+    TakeOverTopic,
+    WithdrawTopic,
+)
 from domain.units import InMemoryUnitDirectory, Level, UnitRecord
 from tests.utils.factories import (
     COUNTY,
@@ -478,7 +508,13 @@ class TopicMachine(RuleBasedStateMachine):
         def change(m: MTopic) -> None:
             m.stage = Stage.DETERMINED
 
-        self.simple(tid, a, check, change, lambda at: self.app.determine_topic(a, tid, at=at))
+        self.simple(
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, DetermineTopic(topic_id=tid), at=at),
+        )
 
     def do_decline(self, tid: uuid.UUID, a: Actor) -> None:
         def check(m: MTopic) -> None:
@@ -490,7 +526,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.stage = Stage.DECLINED
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.decline_topic(a, tid, "不予受理", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, DeclineTopic(topic_id=tid, reason="不予受理"), at=at),
         )
 
     def do_start_research(self, tid: uuid.UUID, a: Actor) -> None:
@@ -502,7 +542,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.stage = Stage.RESEARCH
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.start_research(a, tid, "入户走访", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, StartResearch(topic_id=tid, text="入户走访"), at=at),
         )
 
     def do_report_research(self, tid: uuid.UUID, a: Actor) -> None:
@@ -514,7 +558,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.reports += 1
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.report_research(a, tid, "调研报告", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, ReportResearch(topic_id=tid, text="调研报告"), at=at),
         )
 
     def do_feedback(self, tid: uuid.UUID, a: Actor) -> None:
@@ -529,7 +577,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.visits = []
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.give_feedback(a, tid, "已办结", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, GiveFeedback(topic_id=tid, reply="已办结"), at=at),
         )
 
     def do_visit(self, tid: uuid.UUID, a: Actor, satisfaction: str) -> None:
@@ -545,7 +597,13 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.record_return_visit(a, tid, True, True, satisfaction, at=at),
+            lambda at: self.app.handle(
+                a,
+                RecordReturnVisit(
+                    topic_id=tid, contacted=True, solved=True, satisfaction=satisfaction
+                ),
+                at=at,
+            ),
         )
 
     def do_reopen(self, tid: uuid.UUID, a: Actor) -> None:
@@ -558,7 +616,13 @@ class TopicMachine(RuleBasedStateMachine):
             m.stage = Stage.HANDLING
             m.reopened += 1
 
-        self.simple(tid, a, check, change, lambda at: self.app.reopen_topic(a, tid, "重办", at=at))
+        self.simple(
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, ReopenTopic(topic_id=tid, reason="重办"), at=at),
+        )
 
     def do_close(self, tid: uuid.UUID, a: Actor) -> None:
         def check(m: MTopic) -> None:
@@ -570,7 +634,13 @@ class TopicMachine(RuleBasedStateMachine):
         def change(m: MTopic) -> None:
             m.stage = Stage.CLOSED
 
-        self.simple(tid, a, check, change, lambda at: self.app.close_topic(a, tid, "办结", at=at))
+        self.simple(
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, CloseTopic(topic_id=tid, summary="办结"), at=at),
+        )
 
     def do_withdraw(self, tid: uuid.UUID, a: Actor) -> None:
         def check(m: MTopic) -> None:
@@ -581,7 +651,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.stage = Stage.WITHDRAWN
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.withdraw_topic(a, tid, "撤回", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, WithdrawTopic(topic_id=tid, reason="撤回"), at=at),
         )
 
     def lifecycle(self, tid: uuid.UUID, who: Who, command: str, satisfaction: str) -> None:
@@ -624,7 +698,9 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.escalate_topic(a, tid, to, reason, at=at),
+            lambda at: self.app.handle(
+                a, EscalateTopic(topic_id=tid, to_unit=to, reason=reason), at=at
+            ),
         )
 
     def do_delegate(self, tid: uuid.UUID, a: Actor, to: str, due_days: float | None) -> None:
@@ -646,7 +722,11 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.delegate_topic(a, tid, to, "请下级办理", due, at=at),
+            lambda at: self.app.handle(
+                a,
+                DelegateTopic(topic_id=tid, to_unit=to, instructions="请下级办理", due=due),
+                at=at,
+            ),
         )
 
     def decide(self, m: MTopic, a: Actor) -> tuple[TransferKind, str, str]:
@@ -665,7 +745,13 @@ class TopicMachine(RuleBasedStateMachine):
             assert m.pending is not None
             m.move_to(m.pending[2])
 
-        self.simple(tid, a, check, change, lambda at: self.app.accept_transfer(a, tid, at=at))
+        self.simple(
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, AcceptTransfer(topic_id=tid), at=at),
+        )
 
     def do_return(self, tid: uuid.UUID, a: Actor) -> None:
         def check(m: MTopic) -> None:
@@ -678,7 +764,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.returns += 1
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.return_transfer(a, tid, "退回", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, ReturnTransfer(topic_id=tid, reason="退回"), at=at),
         )
 
     def do_cancel(self, tid: uuid.UUID, a: Actor) -> None:
@@ -692,7 +782,13 @@ class TopicMachine(RuleBasedStateMachine):
         def change(m: MTopic) -> None:
             m.pending = None
 
-        self.simple(tid, a, check, change, lambda at: self.app.cancel_transfer(a, tid, at=at))
+        self.simple(
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, CancelTransfer(topic_id=tid), at=at),
+        )
 
     def do_take_over(self, tid: uuid.UUID, a: Actor) -> None:
         def check(m: MTopic) -> None:
@@ -704,7 +800,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.move_to(a.unit)
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.take_over_topic(a, tid, "提级办理", at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, TakeOverTopic(topic_id=tid, reason="提级办理"), at=at),
         )
 
     def move(
@@ -755,7 +855,11 @@ class TopicMachine(RuleBasedStateMachine):
 
         touched = [source] if source == into else [source, into]
         self.execute(
-            touched, model, lambda: self.app.merge_topic(a, source, into, "合并办理", at=at)
+            touched,
+            model,
+            lambda: self.app.handle(
+                a, MergeTopic(topic_id=source, into_topic_id=into, reason="合并办理"), at=at
+            ),
         )
 
     # -- co-organisers, research and deliberation -------------------------------------------
@@ -770,7 +874,11 @@ class TopicMachine(RuleBasedStateMachine):
             m.co.append(unit)
 
         self.simple(
-            tid, a, check, change, lambda at: self.app.invite_co_organizer(a, tid, unit, at=at)
+            tid,
+            a,
+            check,
+            change,
+            lambda at: self.app.handle(a, InviteCoOrganizer(topic_id=tid, unit=unit), at=at),
         )
 
     def do_schedule(self, tid: uuid.UUID, a: Actor, full: bool) -> None:
@@ -793,8 +901,16 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.schedule_deliberation(
-                a, tid, at + timedelta(days=2), "协商议事室", "OFFLINE", panel, at=at
+            lambda at: self.app.handle(
+                a,
+                ScheduleDeliberation(
+                    topic_id=tid,
+                    scheduled_at=at + timedelta(days=2),
+                    place="协商议事室",
+                    format="OFFLINE",
+                    participants=panel,
+                ),
+                at=at,
             ),
         )
         if result is not None:
@@ -815,8 +931,16 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.record_deliberation(
-                a, tid, meeting_id, ["王委员", "李书记"], "形成协商意见", ["加装加压泵"], at=at
+            lambda at: self.app.handle(
+                a,
+                RecordDeliberation(
+                    topic_id=tid,
+                    meeting_id=meeting_id,
+                    attendance=["王委员", "李书记"],
+                    minutes="形成协商意见",
+                    recommendations=["加装加压泵"],
+                ),
+                at=at,
             ),
         )
 
@@ -861,7 +985,17 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.assign_task(a, tid, unit, "承办人", "限期整改", due, at=at),
+            lambda at: self.app.handle(
+                a,
+                AssignTask(
+                    topic_id=tid,
+                    handler_unit=unit,
+                    handler="承办人",
+                    requirement="限期整改",
+                    due=due,
+                ),
+                at=at,
+            ),
         )
         if result is not None:
             assert result.created_id == task_id
@@ -882,9 +1016,13 @@ class TopicMachine(RuleBasedStateMachine):
                 m.tasks[task_id].status = "COMPLETED"
 
         calls: dict[str, Callable[[datetime], CommandResult]] = {
-            "sign": lambda at: self.app.sign_task(a, tid, task_id, at=at),
-            "progress": lambda at: self.app.report_task_progress(a, tid, task_id, "进展", at=at),
-            "complete": lambda at: self.app.complete_task(a, tid, task_id, "已完成", at=at),
+            "sign": lambda at: self.app.handle(a, SignTask(topic_id=tid, task_id=task_id), at=at),
+            "progress": lambda at: self.app.handle(
+                a, ReportTaskProgress(topic_id=tid, task_id=task_id, note="进展"), at=at
+            ),
+            "complete": lambda at: self.app.handle(
+                a, CompleteTask(topic_id=tid, task_id=task_id, result="已完成"), at=at
+            ),
         }
         self.simple(tid, a, check, change, calls[command])
 
@@ -900,7 +1038,9 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             lambda m: None,
-            lambda at: self.app.supervise_task(a, tid, task_id, "请加快办理", at=at),
+            lambda at: self.app.handle(
+                a, SuperviseTask(topic_id=tid, task_id=task_id, note="请加快办理"), at=at
+            ),
         )
 
     def do_extend(self, tid: uuid.UUID, a: Actor, task_id: str, shift_days: float) -> None:
@@ -922,7 +1062,11 @@ class TopicMachine(RuleBasedStateMachine):
             a,
             check,
             change,
-            lambda at: self.app.extend_task_deadline(a, tid, task_id, new_due, "延期", at=at),
+            lambda at: self.app.handle(
+                a,
+                ExtendTaskDeadline(topic_id=tid, task_id=task_id, new_due=new_due, reason="延期"),
+                at=at,
+            ),
         )
 
     def task(
@@ -955,9 +1099,15 @@ class TopicMachine(RuleBasedStateMachine):
                 m.owner_or_above(a)
 
         calls: dict[str, Callable[[datetime], CommandResult]] = {
-            "instruction": lambda at: self.app.record_leader_instruction(a, tid, "抓紧办理", at=at),
-            "adoption": lambda at: self.app.record_adoption(a, tid, "区政府", "采纳建议", at=at),
-            "comment": lambda at: self.app.add_comment(a, tid, "群众留言", at=at),
+            "instruction": lambda at: self.app.handle(
+                a, RecordLeaderInstruction(topic_id=tid, text="抓紧办理"), at=at
+            ),
+            "adoption": lambda at: self.app.handle(
+                a, RecordAdoption(topic_id=tid, body="区政府", text="采纳建议"), at=at
+            ),
+            "comment": lambda at: self.app.handle(
+                a, AddComment(topic_id=tid, text="群众留言"), at=at
+            ),
         }
 
         def change(m: MTopic) -> None:

@@ -22,6 +22,36 @@ from domain.errors import (
     RuleViolationError,
 )
 from domain.topic import Actor, Role, Stage, TaskStatus, TransferKind, external_ref_id
+from domain.topic_commands import (
+    AcceptTransfer,
+    AddComment,
+    AssignTask,
+    CancelTransfer,
+    CloseTopic,
+    CompleteTask,
+    DeclineTopic,
+    DelegateTopic,
+    DetermineTopic,
+    EscalateTopic,
+    ExtendTaskDeadline,
+    GiveFeedback,
+    InviteCoOrganizer,
+    MergeTopic,
+    RecordAdoption,
+    RecordDeliberation,
+    RecordLeaderInstruction,
+    RecordReturnVisit,
+    ReopenTopic,
+    ReportResearch,
+    ReportTaskProgress,
+    ReturnTransfer,
+    ScheduleDeliberation,
+    SignTask,
+    StartResearch,
+    SuperviseTask,
+    TakeOverTopic,
+    WithdrawTopic,
+)
 from domain.units import Level, UnitRecord
 from tests.utils.factories import (
     CITY,
@@ -87,49 +117,83 @@ def submit(app: LinkageApp, by: Actor = OWNER, *, day: float = 0, **overrides: o
 
 
 def _determine(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.determine_topic(OWNER, tid, "党组织同意列为议题", at=later(1))
+    app.handle(OWNER, DetermineTopic(topic_id=tid, note="党组织同意列为议题"), at=later(1))
 
 
 def _deliberate(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.schedule_deliberation(
-        OWNER, tid, later(3), "社区协商议事室", "OFFLINE", FULL_PANEL, at=later(2)
-    )
-    app.record_deliberation(
+    app.handle(
         OWNER,
-        tid,
-        "M1",
-        ["王委员", "李书记", "水务局张科长", "居民代表赵大妈"],
-        "与会各方同意加装二次供水加压泵。",
-        ["加装加压泵", "错峰用水提示"],
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(3),
+            place="社区协商议事室",
+            format="OFFLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(2),
+    )
+    app.handle(
+        OWNER,
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id="M1",
+            attendance=["王委员", "李书记", "水务局张科长", "居民代表赵大妈"],
+            minutes="与会各方同意加装二次供水加压泵。",
+            recommendations=["加装加压泵", "错峰用水提示"],
+        ),
         at=later(3),
     )
 
 
 def _assign(app: LinkageApp, tid: uuid.UUID) -> None:
-    result = app.assign_task(
-        OWNER, tid, HANDLER_UNIT, "街道城建办", "两周内完成加压泵安装", TASK_DUE, at=later(4)
+    result = app.handle(
+        OWNER,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=HANDLER_UNIT,
+            handler="街道城建办",
+            requirement="两周内完成加压泵安装",
+            due=TASK_DUE,
+        ),
+        at=later(4),
     )
     assert result.created_id == "T1"
 
 
 def _sign(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.sign_task(handler(HANDLER_UNIT), tid, "T1", at=later(5))
+    app.handle(handler(HANDLER_UNIT), SignTask(topic_id=tid, task_id="T1"), at=later(5))
 
 
 def _complete(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.complete_task(handler(HANDLER_UNIT), tid, "T1", "加压泵已安装并调试完毕", at=later(6))
+    app.handle(
+        handler(HANDLER_UNIT),
+        CompleteTask(topic_id=tid, task_id="T1", result="加压泵已安装并调试完毕"),
+        at=later(6),
+    )
 
 
 def _feedback(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.give_feedback(OWNER, tid, "加压泵已投入使用，高峰时段水压恢复正常。", "公示栏", at=later(7))
+    app.handle(
+        OWNER,
+        GiveFeedback(
+            topic_id=tid, reply="加压泵已投入使用，高峰时段水压恢复正常。", channel="公示栏"
+        ),
+        at=later(7),
+    )
 
 
 def _visit(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.record_return_visit(OWNER, tid, True, True, "SATISFIED", "住户满意", at=later(8))
+    app.handle(
+        OWNER,
+        RecordReturnVisit(
+            topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED", comment="住户满意"
+        ),
+        at=later(8),
+    )
 
 
 def _close(app: LinkageApp, tid: uuid.UUID) -> None:
-    app.close_topic(OWNER, tid, "问题已解决，群众满意。", at=later(9))
+    app.handle(OWNER, CloseTopic(topic_id=tid, summary="问题已解决，群众满意。"), at=later(9))
 
 
 STEPS: dict[str, Callable[[LinkageApp, uuid.UUID], None]] = {
@@ -315,7 +379,9 @@ def test_a_resubmission_that_would_be_refused_is_refused_not_answered_as_duplica
 def test_chinese_text_is_kept_exactly(app: LinkageApp) -> None:
     title = "村口道路积水严重，雨天“无法通行”——请求协调排水改造"
     tid = submit(app, title=title, category="市政设施", description="雨季积水深达30厘米。")
-    app.escalate_topic(OWNER, tid, reason="涉及跨社区排水管网，社区无力解决", at=later(1))
+    app.handle(
+        OWNER, EscalateTopic(topic_id=tid, reason="涉及跨社区排水管网，社区无力解决"), at=later(1)
+    )
     topic = app.get_topic(tid)
     assert topic.title == title
     assert topic.category == "市政设施"
@@ -331,7 +397,7 @@ def test_chinese_text_is_kept_exactly(app: LinkageApp) -> None:
 
 def test_the_owner_determines_a_collected_topic(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.determine_topic(leader(VILLAGE), tid, "支部会议通过", at=later(DAY))
+    app.handle(leader(VILLAGE), DetermineTopic(topic_id=tid, note="支部会议通过"), at=later(DAY))
     assert app.get_topic(tid).stage == Stage.DETERMINED
 
 
@@ -342,7 +408,7 @@ def test_only_the_owner_determines(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.determine_topic(staff(TOWNSHIP), tid, at=later(DAY)),
+        lambda: app.handle(staff(TOWNSHIP), DetermineTopic(topic_id=tid), at=later(DAY)),
         VILLAGE,
         TOWNSHIP,
     )
@@ -355,7 +421,7 @@ def test_a_handler_role_may_not_determine(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "ROLE_NOT_PERMITTED",
-        lambda: app.determine_topic(handler(VILLAGE), tid, at=later(DAY)),
+        lambda: app.handle(handler(VILLAGE), DetermineTopic(topic_id=tid), at=later(DAY)),
         "HANDLER",
     )
 
@@ -367,7 +433,7 @@ def test_determining_is_only_for_collected_topics(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.determine_topic(OWNER, tid, at=later(DAY)),
+        lambda: app.handle(OWNER, DetermineTopic(topic_id=tid), at=later(DAY)),
         "DETERMINED",
         "COLLECTED",
     )
@@ -375,7 +441,9 @@ def test_determining_is_only_for_collected_topics(app: LinkageApp) -> None:
 
 def test_the_owner_declines_a_collected_topic_with_a_reason(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.decline_topic(OWNER, tid, "属于物业合同纠纷，不属于协商范围", at=later(DAY))
+    app.handle(
+        OWNER, DeclineTopic(topic_id=tid, reason="属于物业合同纠纷，不属于协商范围"), at=later(DAY)
+    )
     topic = app.get_topic(tid)
     assert topic.stage == Stage.DECLINED
     assert topic.closed_at == later(DAY)
@@ -389,7 +457,7 @@ def test_declining_needs_a_reason(app: LinkageApp) -> None:
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.decline_topic(OWNER, tid, " ", at=later(DAY)),
+        lambda: app.handle(OWNER, DeclineTopic(topic_id=tid, reason=" "), at=later(DAY)),
         "reason",
     )
 
@@ -401,7 +469,7 @@ def test_declining_is_only_for_collected_topics(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.decline_topic(OWNER, tid, "重复", at=later(DAY)),
+        lambda: app.handle(OWNER, DeclineTopic(topic_id=tid, reason="重复"), at=later(DAY)),
         "DETERMINED",
     )
 
@@ -413,20 +481,22 @@ def test_only_the_owner_declines(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.decline_topic(staff(TOWNSHIP), tid, "重复", at=later(DAY)),
+        lambda: app.handle(
+            staff(TOWNSHIP), DeclineTopic(topic_id=tid, reason="重复"), at=later(DAY)
+        ),
         TOWNSHIP,
     )
 
 
 def test_a_pending_transfer_blocks_declining(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     refuse(
         app,
         tid,
         RuleViolationError,
         "TRANSFER_PENDING",
-        lambda: app.decline_topic(OWNER, tid, "不予受理", at=later(DAY + 1)),
+        lambda: app.handle(OWNER, DeclineTopic(topic_id=tid, reason="不予受理"), at=later(DAY + 1)),
         VILLAGE,
         TOWNSHIP,
     )
@@ -438,7 +508,11 @@ def test_a_pending_transfer_blocks_declining(app: LinkageApp) -> None:
 def test_a_topic_merges_into_a_topic_of_an_ancestor_and_both_are_saved(app: LinkageApp) -> None:
     source = topic_at(app)
     target = submit(app, staff(TOWNSHIP), location=TOWNSHIP, title="街道片区供水改造")
-    result = app.merge_topic(OWNER, source, target, "同属片区供水问题，合并办理", at=later(DAY))
+    result = app.handle(
+        OWNER,
+        MergeTopic(topic_id=source, into_topic_id=target, reason="同属片区供水问题，合并办理"),
+        at=later(DAY),
+    )
     merged, absorbing = app.get_topic(source), app.get_topic(target)
     assert (merged.stage, merged.merged_into) == (Stage.MERGED, str(target))
     assert merged.closed_at == later(DAY)
@@ -456,9 +530,13 @@ def test_a_topic_merges_into_a_topic_of_an_ancestor_and_both_are_saved(app: Link
 
 def test_a_topic_merges_into_a_topic_of_its_own_unit_while_researching(app: LinkageApp) -> None:
     source = topic_at(app, "determined")
-    app.start_research(OWNER, source, "走访6号楼住户", at=later(DAY))
+    app.handle(OWNER, StartResearch(topic_id=source, text="走访6号楼住户"), at=later(DAY))
     target = submit(app, day=DAY + 1, title="6号楼水压问题（二）")
-    app.merge_topic(OWNER, source, target, "重复议题", at=later(DAY + 2))
+    app.handle(
+        OWNER,
+        MergeTopic(topic_id=source, into_topic_id=target, reason="重复议题"),
+        at=later(DAY + 2),
+    )
     assert app.get_topic(source).stage == Stage.MERGED
 
 
@@ -470,7 +548,11 @@ def test_merging_is_refused_from_deliberation_on(app: LinkageApp) -> None:
         [source, target],
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.merge_topic(OWNER, source, target, "合并", at=later(DAY + 1)),
+        lambda: app.handle(
+            OWNER,
+            MergeTopic(topic_id=source, into_topic_id=target, reason="合并"),
+            at=later(DAY + 1),
+        ),
         "DELIBERATION",
         "COLLECTED, DETERMINED, RESEARCH",
     )
@@ -483,7 +565,9 @@ def test_a_topic_cannot_merge_into_itself(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "MERGE_INTO_ITSELF",
-        lambda: app.merge_topic(OWNER, tid, tid, "合并", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, MergeTopic(topic_id=tid, into_topic_id=tid, reason="合并"), at=later(DAY)
+        ),
         str(tid),
     )
 
@@ -491,13 +575,15 @@ def test_a_topic_cannot_merge_into_itself(app: LinkageApp) -> None:
 def test_a_topic_cannot_merge_into_a_closed_target(app: LinkageApp) -> None:
     source = topic_at(app)
     target = submit(app, day=1)
-    app.decline_topic(OWNER, target, "不予受理", at=later(2))
+    app.handle(OWNER, DeclineTopic(topic_id=target, reason="不予受理"), at=later(2))
     refuse(
         app,
         [source, target],
         RuleViolationError,
         "MERGE_TARGET_CLOSED",
-        lambda: app.merge_topic(OWNER, source, target, "合并", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, MergeTopic(topic_id=source, into_topic_id=target, reason="合并"), at=later(DAY)
+        ),
         str(target),
         "DECLINED",
     )
@@ -514,7 +600,9 @@ def test_a_merge_target_out_of_reach_and_sight_is_not_found(
         [source, target],
         NotFoundError,
         "TOPIC_NOT_FOUND",
-        lambda: app.merge_topic(OWNER, source, target, "合并", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, MergeTopic(topic_id=source, into_topic_id=target, reason="合并"), at=later(DAY)
+        ),
         str(target),
     )
 
@@ -527,7 +615,11 @@ def test_a_topic_cannot_merge_down_into_a_descendant_topic(app: LinkageApp) -> N
         [source, target],
         RuleViolationError,
         "MERGE_TARGET_OUT_OF_REACH",
-        lambda: app.merge_topic(staff(TOWNSHIP), source, target, "合并", at=later(DAY)),
+        lambda: app.handle(
+            staff(TOWNSHIP),
+            MergeTopic(topic_id=source, into_topic_id=target, reason="合并"),
+            at=later(DAY),
+        ),
         TOWNSHIP,
         VILLAGE,
     )
@@ -541,7 +633,11 @@ def test_only_the_owner_merges(app: LinkageApp) -> None:
         [source, target],
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.merge_topic(staff(TOWNSHIP), source, target, "合并", at=later(DAY)),
+        lambda: app.handle(
+            staff(TOWNSHIP),
+            MergeTopic(topic_id=source, into_topic_id=target, reason="合并"),
+            at=later(DAY),
+        ),
         VILLAGE,
         TOWNSHIP,
     )
@@ -555,7 +651,9 @@ def test_merging_into_an_unknown_topic_is_not_found(app: LinkageApp) -> None:
         source,
         NotFoundError,
         "TOPIC_NOT_FOUND",
-        lambda: app.merge_topic(OWNER, source, missing, "合并", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, MergeTopic(topic_id=source, into_topic_id=missing, reason="合并"), at=later(DAY)
+        ),
         str(missing),
     )
 
@@ -568,7 +666,9 @@ def test_merging_needs_a_reason(app: LinkageApp) -> None:
         [source, target],
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.merge_topic(OWNER, source, target, "", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, MergeTopic(topic_id=source, into_topic_id=target, reason=""), at=later(DAY)
+        ),
         "reason",
     )
 
@@ -578,7 +678,7 @@ def test_merging_needs_a_reason(app: LinkageApp) -> None:
 
 def test_escalation_defaults_to_the_parent(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     pending = app.get_topic(tid).pending
     assert pending is not None
     assert (pending.kind, pending.from_unit, pending.to_unit) == (
@@ -600,7 +700,9 @@ def test_escalation_goes_only_to_an_ancestor(app: LinkageApp) -> None:
             tid,
             RuleViolationError,
             "ESCALATION_TARGET_NOT_ANCESTOR",
-            lambda target=target: app.escalate_topic(OWNER, tid, target, "上交", at=later(DAY)),
+            lambda target=target: app.handle(
+                OWNER, EscalateTopic(topic_id=tid, to_unit=target, reason="上交"), at=later(DAY)
+            ),
             target,
             VILLAGE,
         )
@@ -616,7 +718,9 @@ def test_escalation_to_the_owner_itself_is_refused(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "ESCALATION_TARGET_NOT_ANCESTOR",
-        lambda: app.escalate_topic(OWNER, tid, VILLAGE, "上交", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, EscalateTopic(topic_id=tid, to_unit=VILLAGE, reason="上交"), at=later(DAY)
+        ),
         VILLAGE,
     )
 
@@ -628,7 +732,9 @@ def test_skipping_a_level_needs_a_reason(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "ESCALATION_SKIP_NEEDS_REASON",
-        lambda: app.escalate_topic(OWNER, tid, COUNTY, "  ", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, EscalateTopic(topic_id=tid, to_unit=COUNTY, reason="  "), at=later(DAY)
+        ),
         VILLAGE,
         COUNTY,
     )
@@ -636,7 +742,11 @@ def test_skipping_a_level_needs_a_reason(app: LinkageApp) -> None:
 
 def test_skipping_a_level_with_a_reason_is_recorded_as_skip_level(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, CITY, "涉及全市管网改造，街道和区级均无权限", at=later(DAY))
+    app.handle(
+        OWNER,
+        EscalateTopic(topic_id=tid, to_unit=CITY, reason="涉及全市管网改造，街道和区级均无权限"),
+        at=later(DAY),
+    )
     pending = app.get_topic(tid).pending
     assert pending is not None
     assert (pending.to_unit, pending.skip_level) == (CITY, True)
@@ -652,7 +762,7 @@ def test_the_province_cannot_escalate(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "ESCALATION_NO_PARENT",
-        lambda: app.escalate_topic(staff(PROVINCE), tid, at=later(DAY)),
+        lambda: app.handle(staff(PROVINCE), EscalateTopic(topic_id=tid), at=later(DAY)),
         PROVINCE,
         "甘肃省",
     )
@@ -665,7 +775,9 @@ def test_escalation_to_an_unknown_unit_is_not_found(app: LinkageApp) -> None:
         tid,
         NotFoundError,
         "UNIT_NOT_FOUND",
-        lambda: app.escalate_topic(OWNER, tid, "6299", "上交", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, EscalateTopic(topic_id=tid, to_unit="6299", reason="上交"), at=later(DAY)
+        ),
         "6299",
     )
 
@@ -680,14 +792,14 @@ def test_escalation_to_a_retired_unit_is_refused() -> None:
         tid,
         RuleViolationError,
         "UNIT_RETIRED",
-        lambda: app.escalate_topic(OWNER, tid, at=later(DAY)),
+        lambda: app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY)),
         TOWNSHIP,
     )
 
 
 def test_escalation_is_allowed_while_handling(app: LinkageApp) -> None:
     tid = topic_at(app, "signed")
-    app.escalate_topic(OWNER, tid, reason="资金缺口需区里协调", at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid, reason="资金缺口需区里协调"), at=later(DAY))
     assert app.get_topic(tid).pending is not None
 
 
@@ -698,7 +810,7 @@ def test_escalation_is_refused_in_feedback(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.escalate_topic(OWNER, tid, at=later(DAY)),
+        lambda: app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY)),
         "FEEDBACK",
     )
 
@@ -710,7 +822,7 @@ def test_only_the_owner_escalates(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.escalate_topic(staff(TOWNSHIP), tid, at=later(DAY)),
+        lambda: app.handle(staff(TOWNSHIP), EscalateTopic(topic_id=tid), at=later(DAY)),
         VILLAGE,
         TOWNSHIP,
     )
@@ -721,8 +833,15 @@ def test_only_the_owner_escalates(app: LinkageApp) -> None:
 
 def test_delegation_goes_to_a_descendant_with_instructions_and_due(app: LinkageApp) -> None:
     tid = submit(app, staff(COUNTY), location=COUNTY)
-    app.delegate_topic(
-        staff(COUNTY), tid, VILLAGE, "请社区牵头组织小微协商", later(DAY + 15), at=later(DAY)
+    app.handle(
+        staff(COUNTY),
+        DelegateTopic(
+            topic_id=tid,
+            to_unit=VILLAGE,
+            instructions="请社区牵头组织小微协商",
+            due=later(DAY + 15),
+        ),
+        at=later(DAY),
     )
     pending = app.get_topic(tid).pending
     assert pending is not None
@@ -743,7 +862,11 @@ def test_delegation_goes_only_to_a_descendant(app: LinkageApp, target: str) -> N
         tid,
         RuleViolationError,
         "DELEGATION_TARGET_NOT_DESCENDANT",
-        lambda: app.delegate_topic(staff(COUNTY), tid, target, "下放", at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY),
+            DelegateTopic(topic_id=tid, to_unit=target, instructions="下放"),
+            at=later(DAY),
+        ),
         target,
         COUNTY,
     )
@@ -758,7 +881,11 @@ def test_a_delegation_due_must_be_in_the_future(app: LinkageApp, offset: float) 
         tid,
         BadInputError,
         "DUE_NOT_IN_FUTURE",
-        lambda: app.delegate_topic(staff(COUNTY), tid, TOWNSHIP, "下放", due, at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY),
+            DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions="下放", due=due),
+            at=later(DAY),
+        ),
         due.isoformat(),
     )
 
@@ -770,7 +897,11 @@ def test_delegation_needs_instructions(app: LinkageApp) -> None:
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.delegate_topic(staff(COUNTY), tid, TOWNSHIP, "", at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY),
+            DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions=""),
+            at=later(DAY),
+        ),
         "instructions",
     )
 
@@ -782,20 +913,30 @@ def test_delegation_to_an_unknown_unit_is_not_found(app: LinkageApp) -> None:
         tid,
         NotFoundError,
         "UNIT_NOT_FOUND",
-        lambda: app.delegate_topic(staff(COUNTY), tid, UNKNOWN_UNIT, "下放", at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY),
+            DelegateTopic(topic_id=tid, to_unit=UNKNOWN_UNIT, instructions="下放"),
+            at=later(DAY),
+        ),
         UNKNOWN_UNIT,
     )
 
 
 def test_delegation_is_refused_in_feedback(app: LinkageApp) -> None:
     tid = topic_at(app, "feedback")
-    app.take_over_topic(leader(COUNTY), tid, "区级接手答复", at=later(DAY - 1))
+    app.handle(
+        leader(COUNTY), TakeOverTopic(topic_id=tid, reason="区级接手答复"), at=later(DAY - 1)
+    )
     refuse(
         app,
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.delegate_topic(staff(COUNTY), tid, TOWNSHIP, "下放", at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY),
+            DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions="下放"),
+            at=later(DAY),
+        ),
         "FEEDBACK",
     )
 
@@ -805,12 +946,20 @@ def test_delegation_is_refused_in_feedback(app: LinkageApp) -> None:
 
 def test_the_target_accepts_and_the_route_records_the_hop(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, reason="社区无力协调", at=later(DAY))
-    app.accept_transfer(staff(TOWNSHIP), tid, "街道接收", at=later(DAY + 1))
-    app.escalate_topic(staff(TOWNSHIP), tid, CITY, "跨区协调", at=later(DAY + 2))
-    app.accept_transfer(leader(CITY), tid, at=later(DAY + 3))
-    app.delegate_topic(staff(CITY), tid, COUNTY, "请城关区牵头", at=later(DAY + 4))
-    app.accept_transfer(staff(COUNTY), tid, at=later(DAY + 5))
+    app.handle(OWNER, EscalateTopic(topic_id=tid, reason="社区无力协调"), at=later(DAY))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid, note="街道接收"), at=later(DAY + 1))
+    app.handle(
+        staff(TOWNSHIP),
+        EscalateTopic(topic_id=tid, to_unit=CITY, reason="跨区协调"),
+        at=later(DAY + 2),
+    )
+    app.handle(leader(CITY), AcceptTransfer(topic_id=tid), at=later(DAY + 3))
+    app.handle(
+        staff(CITY),
+        DelegateTopic(topic_id=tid, to_unit=COUNTY, instructions="请城关区牵头"),
+        at=later(DAY + 4),
+    )
+    app.handle(staff(COUNTY), AcceptTransfer(topic_id=tid), at=later(DAY + 5))
     topic = app.get_topic(tid)
     assert topic.owner == COUNTY
     assert topic.pending is None
@@ -829,14 +978,14 @@ def test_the_target_accepts_and_the_route_records_the_hop(app: LinkageApp) -> No
 
 def test_only_the_target_accepts(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     for who in (OWNER, staff(COUNTY), staff(PROVINCE)):
         refuse(
             app,
             tid,
             ForbiddenError,
             "NOT_TRANSFER_TARGET",
-            lambda who=who: app.accept_transfer(who, tid, at=later(DAY + 1)),
+            lambda who=who: app.handle(who, AcceptTransfer(topic_id=tid), at=later(DAY + 1)),
             TOWNSHIP,
             who.unit,
         )
@@ -844,13 +993,13 @@ def test_only_the_target_accepts(app: LinkageApp) -> None:
 
 def test_a_handler_of_the_target_may_not_accept(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     refuse(
         app,
         tid,
         ForbiddenError,
         "ROLE_NOT_PERMITTED",
-        lambda: app.accept_transfer(handler(TOWNSHIP), tid, at=later(DAY + 1)),
+        lambda: app.handle(handler(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(DAY + 1)),
         "HANDLER",
     )
 
@@ -859,21 +1008,31 @@ def test_a_handler_of_the_target_may_not_accept(app: LinkageApp) -> None:
 def test_there_must_be_a_pending_transfer_to_decide(app: LinkageApp, command: str) -> None:
     tid = topic_at(app)
     calls = {
-        "accept": lambda: app.accept_transfer(staff(TOWNSHIP), tid, at=later(DAY)),
-        "return": lambda: app.return_transfer(staff(TOWNSHIP), tid, "退回", at=later(DAY)),
-        "cancel": lambda: app.cancel_transfer(OWNER, tid, at=later(DAY)),
+        "accept": lambda: app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(DAY)),
+        "return": lambda: app.handle(
+            staff(TOWNSHIP), ReturnTransfer(topic_id=tid, reason="退回"), at=later(DAY)
+        ),
+        "cancel": lambda: app.handle(OWNER, CancelTransfer(topic_id=tid), at=later(DAY)),
     }
     refuse(app, tid, RuleViolationError, "NO_PENDING_TRANSFER", calls[command], str(tid))
 
 
 def test_the_target_returns_a_transfer_and_returns_are_counted(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
-    app.return_transfer(staff(TOWNSHIP), tid, "属社区自治范围，请社区自行协商", at=later(DAY + 1))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
+    app.handle(
+        staff(TOWNSHIP),
+        ReturnTransfer(topic_id=tid, reason="属社区自治范围，请社区自行协商"),
+        at=later(DAY + 1),
+    )
     topic = app.get_topic(tid)
     assert (topic.owner, topic.pending, topic.returns) == (VILLAGE, None, 1)
-    app.escalate_topic(OWNER, tid, reason="再次上交：社区确无能力", at=later(DAY + 2))
-    app.return_transfer(staff(TOWNSHIP), tid, "仍请社区办理", at=later(DAY + 3))
+    app.handle(
+        OWNER, EscalateTopic(topic_id=tid, reason="再次上交：社区确无能力"), at=later(DAY + 2)
+    )
+    app.handle(
+        staff(TOWNSHIP), ReturnTransfer(topic_id=tid, reason="仍请社区办理"), at=later(DAY + 3)
+    )
     topic = app.get_topic(tid)
     assert topic.returns == 2
     assert [h.unit for h in topic.route] == [VILLAGE]
@@ -883,13 +1042,15 @@ def test_the_target_returns_a_transfer_and_returns_are_counted(app: LinkageApp) 
 
 def test_only_the_target_returns(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     refuse(
         app,
         tid,
         ForbiddenError,
         "NOT_TRANSFER_TARGET",
-        lambda: app.return_transfer(staff(COUNTY), tid, "退回", at=later(DAY + 1)),
+        lambda: app.handle(
+            staff(COUNTY), ReturnTransfer(topic_id=tid, reason="退回"), at=later(DAY + 1)
+        ),
         TOWNSHIP,
         COUNTY,
     )
@@ -897,21 +1058,27 @@ def test_only_the_target_returns(app: LinkageApp) -> None:
 
 def test_returning_needs_a_reason(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     refuse(
         app,
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.return_transfer(staff(TOWNSHIP), tid, "", at=later(DAY + 1)),
+        lambda: app.handle(
+            staff(TOWNSHIP), ReturnTransfer(topic_id=tid, reason=""), at=later(DAY + 1)
+        ),
         "reason",
     )
 
 
 def test_the_requester_cancels_a_pending_transfer(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
-    app.cancel_transfer(leader(VILLAGE), tid, "社区已自行协调解决", at=later(DAY + 1))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
+    app.handle(
+        leader(VILLAGE),
+        CancelTransfer(topic_id=tid, reason="社区已自行协调解决"),
+        at=later(DAY + 1),
+    )
     topic = app.get_topic(tid)
     assert (topic.pending, topic.owner, topic.returns) == (None, VILLAGE, 0)
     assert app.history(tid)[-1].type == "TransferCancelled"
@@ -919,13 +1086,13 @@ def test_the_requester_cancels_a_pending_transfer(app: LinkageApp) -> None:
 
 def test_only_the_requester_cancels(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     refuse(
         app,
         tid,
         ForbiddenError,
         "NOT_TRANSFER_REQUESTER",
-        lambda: app.cancel_transfer(staff(TOWNSHIP), tid, at=later(DAY + 1)),
+        lambda: app.handle(staff(TOWNSHIP), CancelTransfer(topic_id=tid), at=later(DAY + 1)),
         VILLAGE,
         TOWNSHIP,
     )
@@ -936,13 +1103,15 @@ def test_only_the_requester_cancels(app: LinkageApp) -> None:
 
 def test_a_pending_transfer_blocks_a_second_escalation(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
     refuse(
         app,
         tid,
         RuleViolationError,
         "TRANSFER_PENDING",
-        lambda: app.escalate_topic(OWNER, tid, COUNTY, "越级", at=later(DAY + 1)),
+        lambda: app.handle(
+            OWNER, EscalateTopic(topic_id=tid, to_unit=COUNTY, reason="越级"), at=later(DAY + 1)
+        ),
         "escalation",
         VILLAGE,
         TOWNSHIP,
@@ -954,12 +1123,24 @@ def test_a_pending_delegation_blocks_other_moves(app: LinkageApp, command: str) 
     county = staff(COUNTY)
     tid = submit(app, county, location=COUNTY)
     other = submit(app, county, location=COUNTY, day=1)
-    app.delegate_topic(county, tid, TOWNSHIP, "请街道办理", at=later(DAY))
+    app.handle(
+        county,
+        DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions="请街道办理"),
+        at=later(DAY),
+    )
     calls = {
-        "escalate": lambda: app.escalate_topic(county, tid, at=later(DAY + 1)),
-        "delegate": lambda: app.delegate_topic(county, tid, VILLAGE, "改派", at=later(DAY + 1)),
-        "merge": lambda: app.merge_topic(county, tid, other, "合并", at=later(DAY + 1)),
-        "withdraw": lambda: app.withdraw_topic(county, tid, "撤回", at=later(DAY + 1)),
+        "escalate": lambda: app.handle(county, EscalateTopic(topic_id=tid), at=later(DAY + 1)),
+        "delegate": lambda: app.handle(
+            county,
+            DelegateTopic(topic_id=tid, to_unit=VILLAGE, instructions="改派"),
+            at=later(DAY + 1),
+        ),
+        "merge": lambda: app.handle(
+            county, MergeTopic(topic_id=tid, into_topic_id=other, reason="合并"), at=later(DAY + 1)
+        ),
+        "withdraw": lambda: app.handle(
+            county, WithdrawTopic(topic_id=tid, reason="撤回"), at=later(DAY + 1)
+        ),
     }
     refuse(
         app,
@@ -975,9 +1156,11 @@ def test_a_pending_delegation_blocks_other_moves(app: LinkageApp, command: str) 
 
 def test_moves_are_possible_again_once_the_transfer_is_decided(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
-    app.cancel_transfer(OWNER, tid, at=later(DAY + 1))
-    app.escalate_topic(OWNER, tid, COUNTY, "街道无权限", at=later(DAY + 2))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
+    app.handle(OWNER, CancelTransfer(topic_id=tid), at=later(DAY + 1))
+    app.handle(
+        OWNER, EscalateTopic(topic_id=tid, to_unit=COUNTY, reason="街道无权限"), at=later(DAY + 2)
+    )
     assert app.get_topic(tid).pending is not None
 
 
@@ -987,7 +1170,9 @@ def test_moves_are_possible_again_once_the_transfer_is_decided(app: LinkageApp) 
 @pytest.mark.parametrize("unit", [TOWNSHIP, COUNTY, CITY, PROVINCE])
 def test_a_leader_of_any_ancestor_takes_the_topic_over(app: LinkageApp, unit: str) -> None:
     tid = topic_at(app, "signed")
-    app.take_over_topic(leader(unit), tid, "群众反映强烈，提级办理", at=later(DAY))
+    app.handle(
+        leader(unit), TakeOverTopic(topic_id=tid, reason="群众反映强烈，提级办理"), at=later(DAY)
+    )
     topic = app.get_topic(tid)
     assert topic.owner == unit
     assert topic.stage == Stage.HANDLING
@@ -1013,7 +1198,9 @@ def test_only_a_leader_takes_over(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "ROLE_NOT_PERMITTED",
-        lambda: app.take_over_topic(staff(COUNTY), tid, "提级", at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY), TakeOverTopic(topic_id=tid, reason="提级"), at=later(DAY)
+        ),
         "STAFF",
         "LEADER",
     )
@@ -1022,13 +1209,15 @@ def test_only_a_leader_takes_over(app: LinkageApp) -> None:
 @pytest.mark.parametrize("unit", [VILLAGE, SIBLING_VILLAGE])
 def test_only_an_ancestor_takes_over(app: LinkageApp, unit: str) -> None:
     tid = topic_at(app)
-    app.invite_co_organizer(OWNER, tid, SIBLING_VILLAGE, at=later(1))  # sees it, not above it
+    app.handle(
+        OWNER, InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE), at=later(1)
+    )  # sees it, not above it
     refuse(
         app,
         tid,
         ForbiddenError,
         "TAKEOVER_NOT_ANCESTOR",
-        lambda: app.take_over_topic(leader(unit), tid, "提级", at=later(DAY)),
+        lambda: app.handle(leader(unit), TakeOverTopic(topic_id=tid, reason="提级"), at=later(DAY)),
         unit,
         VILLAGE,
     )
@@ -1036,8 +1225,10 @@ def test_only_an_ancestor_takes_over(app: LinkageApp, unit: str) -> None:
 
 def test_taking_over_lapses_a_pending_transfer(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(DAY))
-    app.take_over_topic(leader(COUNTY), tid, "区级直接督办", at=later(DAY + 1))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(DAY))
+    app.handle(
+        leader(COUNTY), TakeOverTopic(topic_id=tid, reason="区级直接督办"), at=later(DAY + 1)
+    )
     topic = app.get_topic(tid)
     assert (topic.owner, topic.pending) == (COUNTY, None)
     assert [(h.unit, h.via) for h in topic.route] == [
@@ -1049,7 +1240,7 @@ def test_taking_over_lapses_a_pending_transfer(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "NO_PENDING_TRANSFER",
-        lambda: app.accept_transfer(staff(TOWNSHIP), tid, at=later(DAY + 2)),
+        lambda: app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(DAY + 2)),
     )
 
 
@@ -1060,7 +1251,7 @@ def test_taking_over_needs_a_reason(app: LinkageApp) -> None:
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.take_over_topic(leader(COUNTY), tid, "", at=later(DAY)),
+        lambda: app.handle(leader(COUNTY), TakeOverTopic(topic_id=tid, reason=""), at=later(DAY)),
         "reason",
     )
 
@@ -1070,7 +1261,11 @@ def test_taking_over_needs_a_reason(app: LinkageApp) -> None:
 
 def test_the_owner_invites_a_co_organiser(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.invite_co_organizer(OWNER, tid, SIBLING_VILLAGE, "相邻社区共用管网", at=later(DAY))
+    app.handle(
+        OWNER,
+        InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE, note="相邻社区共用管网"),
+        at=later(DAY),
+    )
     assert app.get_topic(tid).co_organizers == [SIBLING_VILLAGE]
 
 
@@ -1081,7 +1276,9 @@ def test_only_the_owner_invites(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.invite_co_organizer(staff(TOWNSHIP), tid, SIBLING_VILLAGE, at=later(DAY)),
+        lambda: app.handle(
+            staff(TOWNSHIP), InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE), at=later(DAY)
+        ),
         VILLAGE,
         TOWNSHIP,
     )
@@ -1090,13 +1287,13 @@ def test_only_the_owner_invites(app: LinkageApp) -> None:
 @pytest.mark.parametrize("unit", [SIBLING_VILLAGE, VILLAGE])
 def test_a_unit_already_taking_part_is_not_invited_again(app: LinkageApp, unit: str) -> None:
     tid = topic_at(app, "determined")
-    app.invite_co_organizer(OWNER, tid, SIBLING_VILLAGE, at=later(DAY))
+    app.handle(OWNER, InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE), at=later(DAY))
     refuse(
         app,
         tid,
         RuleViolationError,
         "ALREADY_CO_ORGANIZER",
-        lambda: app.invite_co_organizer(OWNER, tid, unit, at=later(DAY + 1)),
+        lambda: app.handle(OWNER, InviteCoOrganizer(topic_id=tid, unit=unit), at=later(DAY + 1)),
         unit,
         str(tid),
     )
@@ -1109,21 +1306,39 @@ def test_inviting_an_unknown_unit_is_not_found(app: LinkageApp) -> None:
         tid,
         NotFoundError,
         "UNIT_NOT_FOUND",
-        lambda: app.invite_co_organizer(OWNER, tid, UNKNOWN_UNIT, at=later(DAY)),
+        lambda: app.handle(
+            OWNER, InviteCoOrganizer(topic_id=tid, unit=UNKNOWN_UNIT), at=later(DAY)
+        ),
         UNKNOWN_UNIT,
     )
 
 
 def test_a_co_organiser_schedules_and_records_a_deliberation(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.invite_co_organizer(OWNER, tid, SIBLING_VILLAGE, at=later(DAY))
+    app.handle(OWNER, InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE), at=later(DAY))
     partner = staff(SIBLING_VILLAGE)
-    scheduled = app.schedule_deliberation(
-        partner, tid, later(DAY + 3), "张家园社区议事厅", "OFFLINE", FULL_PANEL, at=later(DAY + 1)
+    scheduled = app.handle(
+        partner,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 3),
+            place="张家园社区议事厅",
+            format="OFFLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(DAY + 1),
     )
     assert scheduled.created_id == "M1"
-    app.record_deliberation(
-        partner, tid, "M1", ["王委员"], "两社区共同出资改造", ["共同出资"], at=later(DAY + 3)
+    app.handle(
+        partner,
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id="M1",
+            attendance=["王委员"],
+            minutes="两社区共同出资改造",
+            recommendations=["共同出资"],
+        ),
+        at=later(DAY + 3),
     )
     topic = app.get_topic(tid)
     assert topic.stage == Stage.DELIBERATION
@@ -1135,7 +1350,17 @@ def test_a_co_organiser_schedules_and_records_a_deliberation(app: LinkageApp) ->
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.assign_task(partner, tid, TOWNSHIP, "城建办", "改造", TASK_DUE, at=later(30)),
+        lambda: app.handle(
+            partner,
+            AssignTask(
+                topic_id=tid,
+                handler_unit=TOWNSHIP,
+                handler="城建办",
+                requirement="改造",
+                due=TASK_DUE,
+            ),
+            at=later(30),
+        ),
         SIBLING_VILLAGE,
     )
 
@@ -1147,13 +1372,15 @@ def test_a_unit_that_is_neither_owner_nor_co_organiser_may_not_schedule(app: Lin
         tid,
         ForbiddenError,
         "NOT_OWNER_OR_CO_ORGANIZER",
-        lambda: app.schedule_deliberation(
+        lambda: app.handle(
             staff(TOWNSHIP),
-            tid,
-            later(DAY + 3),
-            "议事厅",
-            "OFFLINE",
-            FULL_PANEL,
+            ScheduleDeliberation(
+                topic_id=tid,
+                scheduled_at=later(DAY + 3),
+                place="议事厅",
+                format="OFFLINE",
+                participants=FULL_PANEL,
+            ),
             at=later(DAY),
         ),
         VILLAGE,
@@ -1166,14 +1393,22 @@ def test_a_unit_that_is_neither_owner_nor_co_organiser_may_not_schedule(app: Lin
 
 def test_research_starts_on_a_determined_topic_and_is_reported(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.start_research(OWNER, tid, "入户走访6号楼住户32户", at=later(DAY))
+    app.handle(OWNER, StartResearch(topic_id=tid, text="入户走访6号楼住户32户"), at=later(DAY))
     assert app.get_topic(tid).stage == Stage.RESEARCH
-    app.report_research(OWNER, tid, "高峰时段水压仅0.1MPa", at=later(DAY + 1))
+    app.handle(OWNER, ReportResearch(topic_id=tid, text="高峰时段水压仅0.1MPa"), at=later(DAY + 1))
     topic = app.get_topic(tid)
     assert topic.research_started
     assert topic.research_reports == ["高峰时段水压仅0.1MPa"]
-    app.schedule_deliberation(
-        OWNER, tid, later(DAY + 5), "议事厅", "ONLINE", FULL_PANEL, at=later(DAY + 2)
+    app.handle(
+        OWNER,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 5),
+            place="议事厅",
+            format="ONLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(DAY + 2),
     )
     assert app.get_topic(tid).stage == Stage.DELIBERATION
 
@@ -1187,7 +1422,7 @@ def test_research_starts_only_on_a_determined_topic(app: LinkageApp, step: str |
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.start_research(OWNER, tid, "调研", at=later(DAY)),
+        lambda: app.handle(OWNER, StartResearch(topic_id=tid, text="调研"), at=later(DAY)),
         stage.value,
         "DETERMINED",
     )
@@ -1200,7 +1435,7 @@ def test_research_is_reported_only_while_researching(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.report_research(OWNER, tid, "报告", at=later(DAY)),
+        lambda: app.handle(OWNER, ReportResearch(topic_id=tid, text="报告"), at=later(DAY)),
         "DETERMINED",
         "RESEARCH",
     )
@@ -1208,14 +1443,22 @@ def test_research_is_reported_only_while_researching(app: LinkageApp) -> None:
 
 def test_scheduling_while_research_is_unreported_is_refused(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.start_research(OWNER, tid, "调研", at=later(DAY))
+    app.handle(OWNER, StartResearch(topic_id=tid, text="调研"), at=later(DAY))
     refuse(
         app,
         tid,
         RuleViolationError,
         "RESEARCH_NOT_REPORTED",
-        lambda: app.schedule_deliberation(
-            OWNER, tid, later(DAY + 5), "议事厅", "OFFLINE", FULL_PANEL, at=later(DAY + 1)
+        lambda: app.handle(
+            OWNER,
+            ScheduleDeliberation(
+                topic_id=tid,
+                scheduled_at=later(DAY + 5),
+                place="议事厅",
+                format="OFFLINE",
+                participants=FULL_PANEL,
+            ),
+            at=later(DAY + 1),
         ),
         "research",
     )
@@ -1223,8 +1466,16 @@ def test_scheduling_while_research_is_unreported_is_refused(app: LinkageApp) -> 
 
 def test_research_may_be_skipped(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.schedule_deliberation(
-        OWNER, tid, later(DAY + 1), "议事厅", "OFFLINE", FULL_PANEL, at=later(DAY)
+    app.handle(
+        OWNER,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 1),
+            place="议事厅",
+            format="OFFLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(DAY),
     )
     assert app.get_topic(tid).stage == Stage.DELIBERATION
     assert not app.get_topic(tid).research_started
@@ -1236,7 +1487,17 @@ def test_research_may_be_skipped(app: LinkageApp) -> None:
 def test_a_deliberation_without_stakeholders_is_allowed(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
     four = [p for p in FULL_PANEL if p["kind"] != "STAKEHOLDER"]
-    app.schedule_deliberation(OWNER, tid, later(DAY + 1), "议事厅", "OFFLINE", four, at=later(DAY))
+    app.handle(
+        OWNER,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 1),
+            place="议事厅",
+            format="OFFLINE",
+            participants=four,
+        ),
+        at=later(DAY),
+    )
     meeting = app.get_topic(tid).meetings["M1"]
     assert [p["kind"] for p in meeting.participants] == ["MEMBER", "CADRE", "DEPARTMENT", "PUBLIC"]
 
@@ -1249,8 +1510,16 @@ def test_a_deliberation_names_the_missing_kinds_of_4_plus_x(app: LinkageApp) -> 
         tid,
         RuleViolationError,
         "DELIBERATION_NEEDS_4_PLUS_X",
-        lambda: app.schedule_deliberation(
-            OWNER, tid, later(DAY + 1), "议事厅", "OFFLINE", panel, at=later(DAY)
+        lambda: app.handle(
+            OWNER,
+            ScheduleDeliberation(
+                topic_id=tid,
+                scheduled_at=later(DAY + 1),
+                place="议事厅",
+                format="OFFLINE",
+                participants=panel,
+            ),
+            at=later(DAY),
         ),
         "missing: DEPARTMENT, PUBLIC",
     )
@@ -1265,8 +1534,16 @@ def test_an_unknown_participant_kind_is_bad_input(app: LinkageApp) -> None:
         tid,
         BadInputError,
         "INVALID_VALUE",
-        lambda: app.schedule_deliberation(
-            OWNER, tid, later(DAY + 1), "议事厅", "OFFLINE", panel, at=later(DAY)
+        lambda: app.handle(
+            OWNER,
+            ScheduleDeliberation(
+                topic_id=tid,
+                scheduled_at=later(DAY + 1),
+                place="议事厅",
+                format="OFFLINE",
+                participants=panel,
+            ),
+            at=later(DAY),
         ),
         "PRESS",
     )
@@ -1279,8 +1556,16 @@ def test_a_deliberation_is_scheduled_only_after_determination(app: LinkageApp) -
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.schedule_deliberation(
-            OWNER, tid, later(DAY + 1), "议事厅", "OFFLINE", FULL_PANEL, at=later(DAY)
+        lambda: app.handle(
+            OWNER,
+            ScheduleDeliberation(
+                topic_id=tid,
+                scheduled_at=later(DAY + 1),
+                place="议事厅",
+                format="OFFLINE",
+                participants=FULL_PANEL,
+            ),
+            at=later(DAY),
         ),
         "COLLECTED",
     )
@@ -1293,7 +1578,17 @@ def test_recording_an_unknown_meeting_is_not_found(app: LinkageApp) -> None:
         tid,
         NotFoundError,
         "MEETING_NOT_FOUND",
-        lambda: app.record_deliberation(OWNER, tid, "M7", ["王委员"], "纪要", [], at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            RecordDeliberation(
+                topic_id=tid,
+                meeting_id="M7",
+                attendance=["王委员"],
+                minutes="纪要",
+                recommendations=[],
+            ),
+            at=later(DAY),
+        ),
         "M7",
     )
 
@@ -1305,32 +1600,74 @@ def test_a_meeting_is_held_only_once(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "MEETING_ALREADY_HELD",
-        lambda: app.record_deliberation(OWNER, tid, "M1", ["王委员"], "纪要", [], at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            RecordDeliberation(
+                topic_id=tid,
+                meeting_id="M1",
+                attendance=["王委员"],
+                minutes="纪要",
+                recommendations=[],
+            ),
+            at=later(DAY),
+        ),
         "M1",
     )
 
 
 def test_a_second_meeting_may_be_scheduled_and_held(app: LinkageApp) -> None:
     tid = topic_at(app, "deliberated")
-    result = app.schedule_deliberation(
-        OWNER, tid, later(DAY + 2), "线上", "ONLINE", FULL_PANEL, at=later(DAY)
+    result = app.handle(
+        OWNER,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 2),
+            place="线上",
+            format="ONLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(DAY),
     )
     assert result.created_id == "M2"
-    app.record_deliberation(OWNER, tid, "M2", ["王委员"], "补充协商", ["补充"], at=later(DAY + 2))
+    app.handle(
+        OWNER,
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id="M2",
+            attendance=["王委员"],
+            minutes="补充协商",
+            recommendations=["补充"],
+        ),
+        at=later(DAY + 2),
+    )
     assert app.get_topic(tid).meetings["M2"].recommendations == ["补充"]
 
 
 def test_a_held_meeting_needs_attendance(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.schedule_deliberation(
-        OWNER, tid, later(DAY + 1), "议事厅", "OFFLINE", FULL_PANEL, at=later(DAY)
+    app.handle(
+        OWNER,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 1),
+            place="议事厅",
+            format="OFFLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(DAY),
     )
     refuse(
         app,
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.record_deliberation(OWNER, tid, "M1", [], "纪要", [], at=later(DAY + 1)),
+        lambda: app.handle(
+            OWNER,
+            RecordDeliberation(
+                topic_id=tid, meeting_id="M1", attendance=[], minutes="纪要", recommendations=[]
+            ),
+            at=later(DAY + 1),
+        ),
         "attendance",
     )
 
@@ -1348,22 +1685,48 @@ def test_a_task_is_assigned_after_a_held_deliberation(app: LinkageApp) -> None:
         TaskStatus.ASSIGNED,
         TASK_DUE,
     )
-    second = app.assign_task(OWNER, tid, COUNTY, "区水务局", "核定补贴", later(90), at=later(DAY))
+    second = app.handle(
+        OWNER,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=COUNTY,
+            handler="区水务局",
+            requirement="核定补贴",
+            due=later(90),
+        ),
+        at=later(DAY),
+    )
     assert second.created_id == "T2"
 
 
 def test_a_task_is_not_assigned_before_a_deliberation_is_held(app: LinkageApp) -> None:
     tid = topic_at(app, "determined")
-    app.schedule_deliberation(
-        OWNER, tid, later(DAY + 5), "议事厅", "OFFLINE", FULL_PANEL, at=later(DAY)
+    app.handle(
+        OWNER,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(DAY + 5),
+            place="议事厅",
+            format="OFFLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(DAY),
     )
     refuse(
         app,
         tid,
         RuleViolationError,
         "TASK_BEFORE_DELIBERATION",
-        lambda: app.assign_task(
-            OWNER, tid, TOWNSHIP, "城建办", "安装", TASK_DUE, at=later(DAY + 1)
+        lambda: app.handle(
+            OWNER,
+            AssignTask(
+                topic_id=tid,
+                handler_unit=TOWNSHIP,
+                handler="城建办",
+                requirement="安装",
+                due=TASK_DUE,
+            ),
+            at=later(DAY + 1),
         ),
         "held",
     )
@@ -1376,7 +1739,17 @@ def test_a_task_is_not_assigned_on_a_determined_topic(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.assign_task(OWNER, tid, TOWNSHIP, "城建办", "安装", TASK_DUE, at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            AssignTask(
+                topic_id=tid,
+                handler_unit=TOWNSHIP,
+                handler="城建办",
+                requirement="安装",
+                due=TASK_DUE,
+            ),
+            at=later(DAY),
+        ),
         "DETERMINED",
     )
 
@@ -1390,7 +1763,13 @@ def test_a_task_due_must_be_in_the_future(app: LinkageApp, offset: float) -> Non
         tid,
         BadInputError,
         "DUE_NOT_IN_FUTURE",
-        lambda: app.assign_task(OWNER, tid, TOWNSHIP, "城建办", "安装", due, at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            AssignTask(
+                topic_id=tid, handler_unit=TOWNSHIP, handler="城建办", requirement="安装", due=due
+            ),
+            at=later(DAY),
+        ),
         due.isoformat(),
     )
 
@@ -1402,8 +1781,16 @@ def test_a_task_for_an_unknown_handler_unit_is_not_found(app: LinkageApp) -> Non
         tid,
         NotFoundError,
         "UNIT_NOT_FOUND",
-        lambda: app.assign_task(
-            OWNER, tid, UNKNOWN_UNIT, "城建办", "安装", TASK_DUE, at=later(DAY)
+        lambda: app.handle(
+            OWNER,
+            AssignTask(
+                topic_id=tid,
+                handler_unit=UNKNOWN_UNIT,
+                handler="城建办",
+                requirement="安装",
+                due=TASK_DUE,
+            ),
+            at=later(DAY),
         ),
         UNKNOWN_UNIT,
     )
@@ -1417,12 +1804,12 @@ def test_only_the_handler_unit_signs(app: LinkageApp) -> None:
             tid,
             ForbiddenError,
             "NOT_TASK_HANDLER",
-            lambda who=who: app.sign_task(who, tid, "T1", at=later(DAY)),
+            lambda who=who: app.handle(who, SignTask(topic_id=tid, task_id="T1"), at=later(DAY)),
             HANDLER_UNIT,
             who.unit,
             "T1",
         )
-    app.sign_task(staff(HANDLER_UNIT), tid, "T1", at=later(DAY))
+    app.handle(staff(HANDLER_UNIT), SignTask(topic_id=tid, task_id="T1"), at=later(DAY))
     task = app.get_topic(tid).tasks["T1"]
     assert (task.status, task.signed_at) == (TaskStatus.SIGNED, later(DAY))
 
@@ -1434,7 +1821,9 @@ def test_a_task_is_signed_only_once(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "TASK_ALREADY_SIGNED",
-        lambda: app.sign_task(handler(HANDLER_UNIT), tid, "T1", at=later(DAY)),
+        lambda: app.handle(
+            handler(HANDLER_UNIT), SignTask(topic_id=tid, task_id="T1"), at=later(DAY)
+        ),
         "T1",
         "SIGNED",
     )
@@ -1447,7 +1836,9 @@ def test_an_unknown_task_is_not_found(app: LinkageApp) -> None:
         tid,
         NotFoundError,
         "TASK_NOT_FOUND",
-        lambda: app.sign_task(handler(HANDLER_UNIT), tid, "T9", at=later(DAY)),
+        lambda: app.handle(
+            handler(HANDLER_UNIT), SignTask(topic_id=tid, task_id="T9"), at=later(DAY)
+        ),
         "T9",
     )
 
@@ -1457,8 +1848,12 @@ def test_progress_and_completion_need_a_signed_task(app: LinkageApp, command: st
     tid = topic_at(app, "handling")
     who = handler(HANDLER_UNIT)
     calls = {
-        "progress": lambda: app.report_task_progress(who, tid, "T1", "已采购", at=later(DAY)),
-        "complete": lambda: app.complete_task(who, tid, "T1", "完成", at=later(DAY)),
+        "progress": lambda: app.handle(
+            who, ReportTaskProgress(topic_id=tid, task_id="T1", note="已采购"), at=later(DAY)
+        ),
+        "complete": lambda: app.handle(
+            who, CompleteTask(topic_id=tid, task_id="T1", result="完成"), at=later(DAY)
+        ),
     }
     refuse(app, tid, RuleViolationError, "TASK_NOT_SIGNED", calls[command], "T1", "ASSIGNED")
 
@@ -1466,8 +1861,12 @@ def test_progress_and_completion_need_a_signed_task(app: LinkageApp, command: st
 def test_the_handler_reports_progress_and_completes_a_signed_task(app: LinkageApp) -> None:
     tid = topic_at(app, "signed")
     who = handler(HANDLER_UNIT)
-    app.report_task_progress(who, tid, "T1", "加压泵已到货", at=later(DAY))
-    app.complete_task(who, tid, "T1", "安装调试完毕", at=later(DAY + 1))
+    app.handle(
+        who, ReportTaskProgress(topic_id=tid, task_id="T1", note="加压泵已到货"), at=later(DAY)
+    )
+    app.handle(
+        who, CompleteTask(topic_id=tid, task_id="T1", result="安装调试完毕"), at=later(DAY + 1)
+    )
     task = app.get_topic(tid).tasks["T1"]
     assert task.progress == ["加压泵已到货"]
     assert (task.status, task.completed_at, task.result) == (
@@ -1484,7 +1883,9 @@ def test_only_the_handler_unit_reports_progress(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_TASK_HANDLER",
-        lambda: app.report_task_progress(OWNER, tid, "T1", "进展", at=later(DAY)),
+        lambda: app.handle(
+            OWNER, ReportTaskProgress(topic_id=tid, task_id="T1", note="进展"), at=later(DAY)
+        ),
         HANDLER_UNIT,
         VILLAGE,
     )
@@ -1497,7 +1898,11 @@ def test_a_completed_task_is_not_completed_again(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "TASK_NOT_SIGNED",
-        lambda: app.complete_task(handler(HANDLER_UNIT), tid, "T1", "再次完成", at=later(DAY)),
+        lambda: app.handle(
+            handler(HANDLER_UNIT),
+            CompleteTask(topic_id=tid, task_id="T1", result="再次完成"),
+            at=later(DAY),
+        ),
         "T1",
         "COMPLETED",
     )
@@ -1506,7 +1911,11 @@ def test_a_completed_task_is_not_completed_again(app: LinkageApp) -> None:
 @pytest.mark.parametrize("unit", [VILLAGE, TOWNSHIP, COUNTY, CITY, PROVINCE])
 def test_the_owner_or_any_ancestor_supervises(app: LinkageApp, unit: str) -> None:
     tid = topic_at(app, "signed")
-    app.supervise_task(leader(unit), tid, "T1", "请加快进度，月底前完成", at=later(DAY))
+    app.handle(
+        leader(unit),
+        SuperviseTask(topic_id=tid, task_id="T1", note="请加快进度，月底前完成"),
+        at=later(DAY),
+    )
     assert app.get_topic(tid).tasks["T1"].supervisions == 1
     entry = app.history(tid)[-1]
     assert (entry.type, entry.actor["unit"], entry.reason) == (
@@ -1518,13 +1927,17 @@ def test_the_owner_or_any_ancestor_supervises(app: LinkageApp, unit: str) -> Non
 
 def test_a_co_organising_sibling_may_not_supervise(app: LinkageApp) -> None:
     tid = topic_at(app, "signed")
-    app.invite_co_organizer(OWNER, tid, SIBLING_VILLAGE, at=later(DAY - 1))
+    app.handle(OWNER, InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE), at=later(DAY - 1))
     refuse(
         app,
         tid,
         ForbiddenError,
         "NOT_OWNER_OR_ANCESTOR",
-        lambda: app.supervise_task(staff(SIBLING_VILLAGE), tid, "T1", "督办", at=later(DAY)),
+        lambda: app.handle(
+            staff(SIBLING_VILLAGE),
+            SuperviseTask(topic_id=tid, task_id="T1", note="督办"),
+            at=later(DAY),
+        ),
         VILLAGE,
         SIBLING_VILLAGE,
     )
@@ -1537,15 +1950,21 @@ def test_a_completed_task_is_not_supervised(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "TASK_COMPLETED",
-        lambda: app.supervise_task(staff(COUNTY), tid, "T1", "督办", at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY), SuperviseTask(topic_id=tid, task_id="T1", note="督办"), at=later(DAY)
+        ),
         "T1",
     )
 
 
 def test_the_owner_extends_a_deadline_to_a_later_due_with_a_reason(app: LinkageApp) -> None:
     tid = topic_at(app, "signed")
-    app.extend_task_deadline(
-        OWNER, tid, "T1", TASK_DUE + timedelta(days=14), "设备缺货", at=later(DAY)
+    app.handle(
+        OWNER,
+        ExtendTaskDeadline(
+            topic_id=tid, task_id="T1", new_due=TASK_DUE + timedelta(days=14), reason="设备缺货"
+        ),
+        at=later(DAY),
     )
     task = app.get_topic(tid).tasks["T1"]
     assert (task.due, task.extensions) == (TASK_DUE + timedelta(days=14), 1)
@@ -1566,7 +1985,11 @@ def test_an_extension_needs_a_later_due(app: LinkageApp, shift: float) -> None:
         tid,
         RuleViolationError,
         "EXTENSION_NOT_LATER",
-        lambda: app.extend_task_deadline(OWNER, tid, "T1", new_due, "延期", at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            ExtendTaskDeadline(topic_id=tid, task_id="T1", new_due=new_due, reason="延期"),
+            at=later(DAY),
+        ),
         new_due.isoformat(),
         TASK_DUE.isoformat(),
         "T1",
@@ -1580,7 +2003,11 @@ def test_an_extension_needs_a_reason(app: LinkageApp) -> None:
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.extend_task_deadline(OWNER, tid, "T1", later(90), "", at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            ExtendTaskDeadline(topic_id=tid, task_id="T1", new_due=later(90), reason=""),
+            at=later(DAY),
+        ),
         "reason",
     )
 
@@ -1592,7 +2019,11 @@ def test_a_completed_task_is_not_extended(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "TASK_COMPLETED",
-        lambda: app.extend_task_deadline(OWNER, tid, "T1", later(90), "延期", at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            ExtendTaskDeadline(topic_id=tid, task_id="T1", new_due=later(90), reason="延期"),
+            at=later(DAY),
+        ),
         "T1",
     )
 
@@ -1604,8 +2035,10 @@ def test_only_the_owner_extends_a_deadline(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.extend_task_deadline(
-            staff(HANDLER_UNIT), tid, "T1", later(90), "延期", at=later(DAY)
+        lambda: app.handle(
+            staff(HANDLER_UNIT),
+            ExtendTaskDeadline(topic_id=tid, task_id="T1", new_due=later(90), reason="延期"),
+            at=later(DAY),
         ),
         VILLAGE,
         HANDLER_UNIT,
@@ -1620,9 +2053,15 @@ def test_leaders_of_the_owner_or_its_ancestors_instruct_and_adopt(
     app: LinkageApp, unit: str
 ) -> None:
     tid = topic_at(app, "deliberated")
-    app.record_leader_instruction(leader(unit), tid, "请相关部门抓紧落实", at=later(DAY))
-    app.record_adoption(
-        leader(unit), tid, "城关区人民政府", "采纳加装加压泵建议", at=later(DAY + 1)
+    app.handle(
+        leader(unit),
+        RecordLeaderInstruction(topic_id=tid, text="请相关部门抓紧落实"),
+        at=later(DAY),
+    )
+    app.handle(
+        leader(unit),
+        RecordAdoption(topic_id=tid, body="城关区人民政府", text="采纳加装加压泵建议"),
+        at=later(DAY + 1),
     )
     topic = app.get_topic(tid)
     assert topic.instructions == ["请相关部门抓紧落实"]
@@ -1634,8 +2073,12 @@ def test_only_leaders_instruct_and_adopt(app: LinkageApp, command: str) -> None:
     tid = topic_at(app, "deliberated")
     who = staff(COUNTY)
     calls = {
-        "instruction": lambda: app.record_leader_instruction(who, tid, "批示", at=later(DAY)),
-        "adoption": lambda: app.record_adoption(who, tid, "区政府", "采纳", at=later(DAY)),
+        "instruction": lambda: app.handle(
+            who, RecordLeaderInstruction(topic_id=tid, text="批示"), at=later(DAY)
+        ),
+        "adoption": lambda: app.handle(
+            who, RecordAdoption(topic_id=tid, body="区政府", text="采纳"), at=later(DAY)
+        ),
     }
     refuse(app, tid, ForbiddenError, "ROLE_NOT_PERMITTED", calls[command], "STAFF", "LEADER")
 
@@ -1646,24 +2089,32 @@ def test_leaders_outside_the_owners_line_may_not_instruct_or_adopt(
 ) -> None:
     tid = topic_at(app, "deliberated")
     unit = SIBLING_VILLAGE
-    app.invite_co_organizer(OWNER, tid, unit, at=later(DAY - 1))  # sees it, not above it
+    app.handle(
+        OWNER, InviteCoOrganizer(topic_id=tid, unit=unit), at=later(DAY - 1)
+    )  # sees it, not above it
     who = leader(unit)
     calls = {
-        "instruction": lambda: app.record_leader_instruction(who, tid, "批示", at=later(DAY)),
-        "adoption": lambda: app.record_adoption(who, tid, "区政府", "采纳", at=later(DAY)),
+        "instruction": lambda: app.handle(
+            who, RecordLeaderInstruction(topic_id=tid, text="批示"), at=later(DAY)
+        ),
+        "adoption": lambda: app.handle(
+            who, RecordAdoption(topic_id=tid, body="区政府", text="采纳"), at=later(DAY)
+        ),
     }
     refuse(app, tid, ForbiddenError, "NOT_OWNER_OR_ANCESTOR", calls[command], VILLAGE, unit)
 
 
 def test_a_leader_of_a_former_owner_below_may_not_instruct(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.take_over_topic(leader(COUNTY), tid, "提级", at=later(DAY))
+    app.handle(leader(COUNTY), TakeOverTopic(topic_id=tid, reason="提级"), at=later(DAY))
     refuse(
         app,
         tid,
         ForbiddenError,
         "NOT_OWNER_OR_ANCESTOR",
-        lambda: app.record_leader_instruction(leader(VILLAGE), tid, "批示", at=later(DAY + 1)),
+        lambda: app.handle(
+            leader(VILLAGE), RecordLeaderInstruction(topic_id=tid, text="批示"), at=later(DAY + 1)
+        ),
         COUNTY,
         VILLAGE,
     )
@@ -1674,23 +2125,55 @@ def test_a_leader_of_a_former_owner_below_may_not_instruct(app: LinkageApp) -> N
 
 def test_feedback_comes_after_every_task_is_completed(app: LinkageApp) -> None:
     tid = topic_at(app, "signed")
-    app.assign_task(OWNER, tid, COUNTY, "区水务局", "核定补贴", later(90), at=later(DAY))
-    app.assign_task(OWNER, tid, TOWNSHIP, "城建办", "回填路面", later(90), at=later(DAY))
-    app.complete_task(handler(HANDLER_UNIT), tid, "T1", "完成", at=later(DAY + 1))
+    app.handle(
+        OWNER,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=COUNTY,
+            handler="区水务局",
+            requirement="核定补贴",
+            due=later(90),
+        ),
+        at=later(DAY),
+    )
+    app.handle(
+        OWNER,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=TOWNSHIP,
+            handler="城建办",
+            requirement="回填路面",
+            due=later(90),
+        ),
+        at=later(DAY),
+    )
+    app.handle(
+        handler(HANDLER_UNIT),
+        CompleteTask(topic_id=tid, task_id="T1", result="完成"),
+        at=later(DAY + 1),
+    )
     refuse(
         app,
         tid,
         RuleViolationError,
         "FEEDBACK_BEFORE_TASKS_COMPLETED",
-        lambda: app.give_feedback(OWNER, tid, "已办结", at=later(DAY + 2)),
+        lambda: app.handle(OWNER, GiveFeedback(topic_id=tid, reply="已办结"), at=later(DAY + 2)),
         "still open: T2, T3",
     )
     open_tasks = (("T2", COUNTY), ("T3", TOWNSHIP))
     for task_id, unit in open_tasks:
-        app.sign_task(handler(unit), tid, task_id, at=later(DAY + 2))
+        app.handle(handler(unit), SignTask(topic_id=tid, task_id=task_id), at=later(DAY + 2))
     for task_id, unit in open_tasks:
-        app.complete_task(handler(unit), tid, task_id, "完成", at=later(DAY + 3))
-    app.give_feedback(OWNER, tid, "三项任务均已完成", "微信群", at=later(DAY + 4))
+        app.handle(
+            handler(unit),
+            CompleteTask(topic_id=tid, task_id=task_id, result="完成"),
+            at=later(DAY + 3),
+        )
+    app.handle(
+        OWNER,
+        GiveFeedback(topic_id=tid, reply="三项任务均已完成", channel="微信群"),
+        at=later(DAY + 4),
+    )
     topic = app.get_topic(tid)
     assert (topic.stage, topic.feedback) == (Stage.FEEDBACK, "三项任务均已完成")
 
@@ -1702,7 +2185,7 @@ def test_feedback_is_given_only_while_handling(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.give_feedback(OWNER, tid, "答复", at=later(DAY)),
+        lambda: app.handle(OWNER, GiveFeedback(topic_id=tid, reply="答复"), at=later(DAY)),
         "DELIBERATION",
         "HANDLING",
     )
@@ -1715,15 +2198,25 @@ def test_only_the_owner_gives_feedback(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.give_feedback(staff(HANDLER_UNIT), tid, "答复", at=later(DAY)),
+        lambda: app.handle(
+            staff(HANDLER_UNIT), GiveFeedback(topic_id=tid, reply="答复"), at=later(DAY)
+        ),
         VILLAGE,
     )
 
 
 def test_a_return_visit_is_recorded_in_feedback(app: LinkageApp) -> None:
     tid = topic_at(app, "feedback")
-    app.record_return_visit(
-        OWNER, tid, True, False, "BASICALLY_SATISFIED", "偶有波动", at=later(DAY)
+    app.handle(
+        OWNER,
+        RecordReturnVisit(
+            topic_id=tid,
+            contacted=True,
+            solved=False,
+            satisfaction="BASICALLY_SATISFIED",
+            comment="偶有波动",
+        ),
+        at=later(DAY),
     )
     visit = app.get_topic(tid).return_visits[-1]
     assert (visit.contacted, visit.solved, visit.satisfaction, visit.comment) == (
@@ -1741,7 +2234,11 @@ def test_a_return_visit_is_refused_before_feedback(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.record_return_visit(OWNER, tid, True, True, "SATISFIED", at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED"),
+            at=later(DAY),
+        ),
         "HANDLING",
         "FEEDBACK",
     )
@@ -1754,20 +2251,44 @@ def test_a_return_visit_with_an_unknown_rating_is_bad_input(app: LinkageApp) -> 
         tid,
         BadInputError,
         "INVALID_VALUE",
-        lambda: app.record_return_visit(OWNER, tid, True, True, "GREAT", at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="GREAT"),
+            at=later(DAY),
+        ),
         "GREAT",
     )
 
 
 def test_an_unsatisfied_visit_reopens_the_topic_to_handling(app: LinkageApp) -> None:
     tid = topic_at(app, "feedback")
-    app.record_return_visit(OWNER, tid, True, False, "UNSATISFIED", "水压仍不足", at=later(DAY))
-    app.reopen_topic(OWNER, tid, "回访不满意，重新办理", at=later(DAY + 1))
+    app.handle(
+        OWNER,
+        RecordReturnVisit(
+            topic_id=tid,
+            contacted=True,
+            solved=False,
+            satisfaction="UNSATISFIED",
+            comment="水压仍不足",
+        ),
+        at=later(DAY),
+    )
+    app.handle(OWNER, ReopenTopic(topic_id=tid, reason="回访不满意，重新办理"), at=later(DAY + 1))
     topic = app.get_topic(tid)
     assert (topic.stage, topic.reopened, topic.feedback) == (Stage.HANDLING, 1, None)
     assert app.history(tid)[-1].reason == "回访不满意，重新办理"
     # the next round assigns a task again and ends in a new feedback
-    app.assign_task(OWNER, tid, COUNTY, "区水务局", "更换主管道", later(90), at=later(DAY + 2))
+    app.handle(
+        OWNER,
+        AssignTask(
+            topic_id=tid,
+            handler_unit=COUNTY,
+            handler="区水务局",
+            requirement="更换主管道",
+            due=later(90),
+        ),
+        at=later(DAY + 2),
+    )
     assert app.get_topic(tid).tasks["T2"].status == TaskStatus.ASSIGNED
 
 
@@ -1777,14 +2298,24 @@ def test_reopening_needs_an_unsatisfied_last_visit(
 ) -> None:
     tid = topic_at(app, "feedback")
     if satisfaction is not None:
-        app.record_return_visit(OWNER, tid, True, True, "UNSATISFIED", at=later(DAY))
-        app.record_return_visit(OWNER, tid, True, True, satisfaction, at=later(DAY + 1))
+        app.handle(
+            OWNER,
+            RecordReturnVisit(
+                topic_id=tid, contacted=True, solved=True, satisfaction="UNSATISFIED"
+            ),
+            at=later(DAY),
+        )
+        app.handle(
+            OWNER,
+            RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction=satisfaction),
+            at=later(DAY + 1),
+        )
     refuse(
         app,
         tid,
         RuleViolationError,
         "REOPEN_NEEDS_UNSATISFIED_VISIT",
-        lambda: app.reopen_topic(OWNER, tid, "重办", at=later(DAY + 2)),
+        lambda: app.handle(OWNER, ReopenTopic(topic_id=tid, reason="重办"), at=later(DAY + 2)),
         "no return visit" if satisfaction is None else f"was {satisfaction}",
     )
 
@@ -1796,7 +2327,7 @@ def test_reopening_is_refused_outside_feedback(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.reopen_topic(OWNER, tid, "重办", at=later(DAY)),
+        lambda: app.handle(OWNER, ReopenTopic(topic_id=tid, reason="重办"), at=later(DAY)),
         "HANDLING",
     )
 
@@ -1808,11 +2339,15 @@ def test_closing_needs_a_return_visit(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "CLOSE_NEEDS_RETURN_VISIT",
-        lambda: app.close_topic(OWNER, tid, "办结", at=later(DAY)),
+        lambda: app.handle(OWNER, CloseTopic(topic_id=tid, summary="办结"), at=later(DAY)),
         "return visit",
     )
-    app.record_return_visit(OWNER, tid, True, True, "SATISFIED", at=later(DAY + 1))
-    app.close_topic(OWNER, tid, "问题解决，群众满意", at=later(DAY + 2))
+    app.handle(
+        OWNER,
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED"),
+        at=later(DAY + 1),
+    )
+    app.handle(OWNER, CloseTopic(topic_id=tid, summary="问题解决，群众满意"), at=later(DAY + 2))
     topic = app.get_topic(tid)
     assert (topic.stage, topic.closed_at, topic.summary) == (
         Stage.CLOSED,
@@ -1823,26 +2358,34 @@ def test_closing_needs_a_return_visit(app: LinkageApp) -> None:
 
 def test_after_a_reopening_the_new_feedback_needs_its_own_return_visit(app: LinkageApp) -> None:
     tid = topic_at(app, "feedback")
-    app.record_return_visit(OWNER, tid, True, False, "UNSATISFIED", at=later(DAY))
-    app.reopen_topic(OWNER, tid, "重办", at=later(DAY + 1))
-    app.give_feedback(OWNER, tid, "已更换主管道", at=later(DAY + 2))
+    app.handle(
+        OWNER,
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=False, satisfaction="UNSATISFIED"),
+        at=later(DAY),
+    )
+    app.handle(OWNER, ReopenTopic(topic_id=tid, reason="重办"), at=later(DAY + 1))
+    app.handle(OWNER, GiveFeedback(topic_id=tid, reply="已更换主管道"), at=later(DAY + 2))
     refuse(
         app,
         tid,
         RuleViolationError,
         "CLOSE_NEEDS_RETURN_VISIT",
-        lambda: app.close_topic(OWNER, tid, "办结", at=later(DAY + 3)),
+        lambda: app.handle(OWNER, CloseTopic(topic_id=tid, summary="办结"), at=later(DAY + 3)),
     )
     refuse(
         app,
         tid,
         RuleViolationError,
         "REOPEN_NEEDS_UNSATISFIED_VISIT",
-        lambda: app.reopen_topic(OWNER, tid, "再次重办", at=later(DAY + 3)),
+        lambda: app.handle(OWNER, ReopenTopic(topic_id=tid, reason="再次重办"), at=later(DAY + 3)),
         "no return visit",
     )
-    app.record_return_visit(OWNER, tid, True, True, "SATISFIED", at=later(DAY + 4))
-    app.close_topic(OWNER, tid, "办结", at=later(DAY + 5))
+    app.handle(
+        OWNER,
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED"),
+        at=later(DAY + 4),
+    )
+    app.handle(OWNER, CloseTopic(topic_id=tid, summary="办结"), at=later(DAY + 5))
     assert app.get_topic(tid).stage == Stage.CLOSED
 
 
@@ -1853,7 +2396,7 @@ def test_closing_is_refused_outside_feedback(app: LinkageApp) -> None:
         tid,
         RuleViolationError,
         "STAGE_ORDER",
-        lambda: app.close_topic(OWNER, tid, "办结", at=later(DAY)),
+        lambda: app.handle(OWNER, CloseTopic(topic_id=tid, summary="办结"), at=later(DAY)),
         "HANDLING",
         "FEEDBACK",
     )
@@ -1861,15 +2404,19 @@ def test_closing_is_refused_outside_feedback(app: LinkageApp) -> None:
 
 def test_a_pending_escalation_blocks_closing(app: LinkageApp) -> None:
     tid = topic_at(app, "completed")
-    app.escalate_topic(OWNER, tid, reason="请街道复核", at=later(DAY))
-    app.give_feedback(OWNER, tid, "答复", at=later(DAY + 1))
-    app.record_return_visit(OWNER, tid, True, True, "SATISFIED", at=later(DAY + 2))
+    app.handle(OWNER, EscalateTopic(topic_id=tid, reason="请街道复核"), at=later(DAY))
+    app.handle(OWNER, GiveFeedback(topic_id=tid, reply="答复"), at=later(DAY + 1))
+    app.handle(
+        OWNER,
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED"),
+        at=later(DAY + 2),
+    )
     refuse(
         app,
         tid,
         RuleViolationError,
         "TRANSFER_PENDING",
-        lambda: app.close_topic(OWNER, tid, "办结", at=later(DAY + 3)),
+        lambda: app.handle(OWNER, CloseTopic(topic_id=tid, summary="办结"), at=later(DAY + 3)),
         VILLAGE,
         TOWNSHIP,
     )
@@ -1878,7 +2425,7 @@ def test_a_pending_escalation_blocks_closing(app: LinkageApp) -> None:
 @pytest.mark.parametrize("step", [None, "determined", "signed", "feedback"])
 def test_the_owner_withdraws_an_open_topic(app: LinkageApp, step: str | None) -> None:
     tid = topic_at(app, step)
-    app.withdraw_topic(OWNER, tid, "居民已自行解决", at=later(DAY))
+    app.handle(OWNER, WithdrawTopic(topic_id=tid, reason="居民已自行解决"), at=later(DAY))
     topic = app.get_topic(tid)
     assert (topic.stage, topic.closed_at) == (Stage.WITHDRAWN, later(DAY))
 
@@ -1890,7 +2437,9 @@ def test_only_the_owner_withdraws(app: LinkageApp) -> None:
         tid,
         ForbiddenError,
         "NOT_OWNER",
-        lambda: app.withdraw_topic(staff(TOWNSHIP), tid, "撤回", at=later(DAY)),
+        lambda: app.handle(
+            staff(TOWNSHIP), WithdrawTopic(topic_id=tid, reason="撤回"), at=later(DAY)
+        ),
         VILLAGE,
     )
 
@@ -1903,15 +2452,15 @@ def _terminal(app: LinkageApp, stage: Stage) -> uuid.UUID:
         return topic_at(app, "closed")
     if stage == Stage.DECLINED:
         tid = topic_at(app)
-        app.decline_topic(OWNER, tid, "不属于协商范围", at=later(10))
+        app.handle(OWNER, DeclineTopic(topic_id=tid, reason="不属于协商范围"), at=later(10))
         return tid
     if stage == Stage.WITHDRAWN:
         tid = topic_at(app, "signed")
-        app.withdraw_topic(OWNER, tid, "撤回", at=later(10))
+        app.handle(OWNER, WithdrawTopic(topic_id=tid, reason="撤回"), at=later(10))
         return tid
     tid = topic_at(app)
     target = submit(app, staff(TOWNSHIP), location=TOWNSHIP, day=1)
-    app.merge_topic(OWNER, tid, target, "合并", at=later(10))
+    app.handle(OWNER, MergeTopic(topic_id=tid, into_topic_id=target, reason="合并"), at=later(10))
     return tid
 
 
@@ -1919,106 +2468,198 @@ Command = Callable[[LinkageApp, uuid.UUID, Actor, datetime, uuid.UUID], CommandR
 
 # name -> (unit of the actor who would normally be entitled, role, the call)
 COMMANDS: dict[str, tuple[str, Role, Command]] = {
-    "determine": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.determine_topic(w, t, at=at)),
-    "decline": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.decline_topic(w, t, "拒", at=at)),
-    "merge": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.merge_topic(w, t, o, "合并", at=at)),
-    "escalate": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.escalate_topic(w, t, at=at)),
+    "determine": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, DetermineTopic(topic_id=t), at=at),
+    ),
+    "decline": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, DeclineTopic(topic_id=t, reason="拒"), at=at),
+    ),
+    "merge": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(
+            w, MergeTopic(topic_id=t, into_topic_id=o, reason="合并"), at=at
+        ),
+    ),
+    "escalate": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, EscalateTopic(topic_id=t), at=at),
+    ),
     "delegate": (
         TOWNSHIP,
         Role.STAFF,
-        lambda a, t, w, at, o: a.delegate_topic(w, t, VILLAGE, "下放", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w, DelegateTopic(topic_id=t, to_unit=VILLAGE, instructions="下放"), at=at
+        ),
     ),
-    "accept": (TOWNSHIP, Role.STAFF, lambda a, t, w, at, o: a.accept_transfer(w, t, at=at)),
+    "accept": (
+        TOWNSHIP,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, AcceptTransfer(topic_id=t), at=at),
+    ),
     "return": (
         TOWNSHIP,
         Role.STAFF,
-        lambda a, t, w, at, o: a.return_transfer(w, t, "退回", at=at),
+        lambda a, t, w, at, o: a.handle(w, ReturnTransfer(topic_id=t, reason="退回"), at=at),
     ),
-    "cancel": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.cancel_transfer(w, t, at=at)),
+    "cancel": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, CancelTransfer(topic_id=t), at=at),
+    ),
     "take_over": (
         COUNTY,
         Role.LEADER,
-        lambda a, t, w, at, o: a.take_over_topic(w, t, "提级", at=at),
+        lambda a, t, w, at, o: a.handle(w, TakeOverTopic(topic_id=t, reason="提级"), at=at),
     ),
     "invite": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.invite_co_organizer(w, t, SIBLING_VILLAGE, at=at),
+        lambda a, t, w, at, o: a.handle(
+            w, InviteCoOrganizer(topic_id=t, unit=SIBLING_VILLAGE), at=at
+        ),
     ),
     "start_research": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.start_research(w, t, "调研", at=at),
+        lambda a, t, w, at, o: a.handle(w, StartResearch(topic_id=t, text="调研"), at=at),
     ),
     "report_research": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.report_research(w, t, "报告", at=at),
+        lambda a, t, w, at, o: a.handle(w, ReportResearch(topic_id=t, text="报告"), at=at),
     ),
     "schedule": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.schedule_deliberation(
-            w, t, at + timedelta(days=1), "议事厅", "OFFLINE", FULL_PANEL, at=at
+        lambda a, t, w, at, o: a.handle(
+            w,
+            ScheduleDeliberation(
+                topic_id=t,
+                scheduled_at=at + timedelta(days=1),
+                place="议事厅",
+                format="OFFLINE",
+                participants=FULL_PANEL,
+            ),
+            at=at,
         ),
     ),
     "record_deliberation": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.record_deliberation(w, t, "M1", ["王委员"], "纪要", [], at=at),
+        lambda a, t, w, at, o: a.handle(
+            w,
+            RecordDeliberation(
+                topic_id=t,
+                meeting_id="M1",
+                attendance=["王委员"],
+                minutes="纪要",
+                recommendations=[],
+            ),
+            at=at,
+        ),
     ),
     "assign": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.assign_task(
-            w, t, TOWNSHIP, "城建办", "办理", at + timedelta(days=30), at=at
+        lambda a, t, w, at, o: a.handle(
+            w,
+            AssignTask(
+                topic_id=t,
+                handler_unit=TOWNSHIP,
+                handler="城建办",
+                requirement="办理",
+                due=at + timedelta(days=30),
+            ),
+            at=at,
         ),
     ),
-    "sign": (HANDLER_UNIT, Role.HANDLER, lambda a, t, w, at, o: a.sign_task(w, t, "T1", at=at)),
+    "sign": (
+        HANDLER_UNIT,
+        Role.HANDLER,
+        lambda a, t, w, at, o: a.handle(w, SignTask(topic_id=t, task_id="T1"), at=at),
+    ),
     "progress": (
         HANDLER_UNIT,
         Role.HANDLER,
-        lambda a, t, w, at, o: a.report_task_progress(w, t, "T1", "进展", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w, ReportTaskProgress(topic_id=t, task_id="T1", note="进展"), at=at
+        ),
     ),
     "complete": (
         HANDLER_UNIT,
         Role.HANDLER,
-        lambda a, t, w, at, o: a.complete_task(w, t, "T1", "完成", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w, CompleteTask(topic_id=t, task_id="T1", result="完成"), at=at
+        ),
     ),
     "supervise": (
         COUNTY,
         Role.STAFF,
-        lambda a, t, w, at, o: a.supervise_task(w, t, "T1", "督办", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w, SuperviseTask(topic_id=t, task_id="T1", note="督办"), at=at
+        ),
     ),
     "extend": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.extend_task_deadline(w, t, "T1", later(365), "延期", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w,
+            ExtendTaskDeadline(topic_id=t, task_id="T1", new_due=later(365), reason="延期"),
+            at=at,
+        ),
     ),
     "instruction": (
         COUNTY,
         Role.LEADER,
-        lambda a, t, w, at, o: a.record_leader_instruction(w, t, "批示", at=at),
+        lambda a, t, w, at, o: a.handle(w, RecordLeaderInstruction(topic_id=t, text="批示"), at=at),
     ),
     "adoption": (
         COUNTY,
         Role.LEADER,
-        lambda a, t, w, at, o: a.record_adoption(w, t, "区政府", "采纳", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w, RecordAdoption(topic_id=t, body="区政府", text="采纳"), at=at
+        ),
     ),
-    "feedback": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.give_feedback(w, t, "答复", at=at)),
+    "feedback": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, GiveFeedback(topic_id=t, reply="答复"), at=at),
+    ),
     "return_visit": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.record_return_visit(w, t, True, True, "SATISFIED", at=at),
+        lambda a, t, w, at, o: a.handle(
+            w,
+            RecordReturnVisit(topic_id=t, contacted=True, solved=True, satisfaction="SATISFIED"),
+            at=at,
+        ),
     ),
-    "reopen": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.reopen_topic(w, t, "重办", at=at)),
-    "close": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.close_topic(w, t, "办结", at=at)),
+    "reopen": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, ReopenTopic(topic_id=t, reason="重办"), at=at),
+    ),
+    "close": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, CloseTopic(topic_id=t, summary="办结"), at=at),
+    ),
     "withdraw": (
         VILLAGE,
         Role.STAFF,
-        lambda a, t, w, at, o: a.withdraw_topic(w, t, "撤回", at=at),
+        lambda a, t, w, at, o: a.handle(w, WithdrawTopic(topic_id=t, reason="撤回"), at=at),
     ),
-    "comment": (VILLAGE, Role.STAFF, lambda a, t, w, at, o: a.add_comment(w, t, "留言", at=at)),
+    "comment": (
+        VILLAGE,
+        Role.STAFF,
+        lambda a, t, w, at, o: a.handle(w, AddComment(topic_id=t, text="留言"), at=at),
+    ),
 }
 TASK_COMMANDS = {"sign", "progress", "complete", "supervise", "extend"}
 
@@ -2053,7 +2694,9 @@ def test_a_unit_that_cannot_see_the_topic_is_told_it_does_not_exist(
     app: LinkageApp, command: str, unit: str
 ) -> None:
     tid = topic_at(app, "signed")
-    app.escalate_topic(OWNER, tid, at=later(10))  # so that transfer commands have a target
+    app.handle(
+        OWNER, EscalateTopic(topic_id=tid), at=later(10)
+    )  # so that transfer commands have a target
     other = submit(app, day=11)
     _, role, call = COMMANDS[command]
     err = refuse(
@@ -2070,7 +2713,9 @@ def test_a_unit_that_cannot_see_the_topic_is_told_it_does_not_exist(
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_an_auditor_may_do_nothing(app: LinkageApp, command: str) -> None:
     tid = topic_at(app, "signed")
-    app.escalate_topic(OWNER, tid, at=later(10))  # so that transfer commands have a target
+    app.handle(
+        OWNER, EscalateTopic(topic_id=tid), at=later(10)
+    )  # so that transfer commands have a target
     other = submit(app, day=11)
     unit, _, call = COMMANDS[command]
     refuse(
@@ -2099,8 +2744,8 @@ def test_an_auditor_may_do_nothing(app: LinkageApp, command: str) -> None:
 )
 def test_anyone_who_can_see_the_topic_comments(app: LinkageApp, who: Actor) -> None:
     tid = topic_at(app, "handling")
-    app.invite_co_organizer(OWNER, tid, SIBLING_VILLAGE, at=later(10))
-    app.add_comment(who, tid, "建议同步公示施工时间", at=later(DAY))
+    app.handle(OWNER, InviteCoOrganizer(topic_id=tid, unit=SIBLING_VILLAGE), at=later(10))
+    app.handle(who, AddComment(topic_id=tid, text="建议同步公示施工时间"), at=later(DAY))
     assert app.get_topic(tid).comments == 1
     entry = app.history(tid)[-1]
     assert (entry.type, entry.actor["unit"], entry.reason) == (
@@ -2118,23 +2763,29 @@ def test_a_unit_that_cannot_see_the_topic_gets_not_found(app: LinkageApp, unit: 
         tid,
         NotFoundError,
         "TOPIC_NOT_FOUND",
-        lambda: app.add_comment(staff(unit), tid, "留言", at=later(DAY)),
+        lambda: app.handle(staff(unit), AddComment(topic_id=tid, text="留言"), at=later(DAY)),
         str(tid),
     )
 
 
 def test_a_former_owner_on_the_route_still_sees_but_no_longer_comments(app: LinkageApp) -> None:
     tid = submit(app, staff(TOWNSHIP), location=TOWNSHIP)
-    app.delegate_topic(staff(TOWNSHIP), tid, VILLAGE, "请社区办理", at=later(1))
-    app.accept_transfer(OWNER, tid, at=later(2))
-    app.take_over_topic(leader(COUNTY), tid, "提级", at=later(3))
+    app.handle(
+        staff(TOWNSHIP),
+        DelegateTopic(topic_id=tid, to_unit=VILLAGE, instructions="请社区办理"),
+        at=later(1),
+    )
+    app.handle(OWNER, AcceptTransfer(topic_id=tid), at=later(2))
+    app.handle(leader(COUNTY), TakeOverTopic(topic_id=tid, reason="提级"), at=later(3))
     assert app.visible_topic(staff(VILLAGE), tid).id == tid
     refuse(
         app,
         tid,
         ForbiddenError,
         "INVOLVEMENT_ENDED",
-        lambda: app.add_comment(staff(VILLAGE), tid, "社区继续配合", at=later(DAY)),
+        lambda: app.handle(
+            staff(VILLAGE), AddComment(topic_id=tid, text="社区继续配合"), at=later(DAY)
+        ),
         VILLAGE,
         str(tid),
         "TopicTakenOver",
@@ -2148,7 +2799,7 @@ def test_a_comment_needs_text(app: LinkageApp) -> None:
         tid,
         BadInputError,
         "FIELD_REQUIRED",
-        lambda: app.add_comment(OWNER, tid, "  ", at=later(DAY)),
+        lambda: app.handle(OWNER, AddComment(topic_id=tid, text="  "), at=later(DAY)),
         "text",
     )
 
@@ -2159,26 +2810,76 @@ def test_a_comment_needs_text(app: LinkageApp) -> None:
 def test_every_event_records_actor_utc_time_and_the_reason_of_decisions(app: LinkageApp) -> None:
     tid = topic_at(app)
     county = staff(COUNTY)
-    app.escalate_topic(
-        OWNER, tid, reason="社区无力解决", at=datetime(2026, 4, 1, 9, tzinfo=BEIJING)
+    app.handle(
+        OWNER,
+        EscalateTopic(topic_id=tid, reason="社区无力解决"),
+        at=datetime(2026, 4, 1, 9, tzinfo=BEIJING),
     )
-    app.return_transfer(staff(TOWNSHIP), tid, "请社区先行协商", at=later(31))
-    app.escalate_topic(OWNER, tid, COUNTY, "街道无管网权限", at=later(32))
-    app.accept_transfer(county, tid, "区里接收", at=later(33))
-    app.determine_topic(county, tid, "区委同意", at=later(34))
-    app.schedule_deliberation(county, tid, later(36), "区政协", "OFFLINE", FULL_PANEL, at=later(35))
-    app.record_deliberation(county, tid, "M1", ["王委员"], "纪要", ["改造"], at=later(36))
-    app.assign_task(county, tid, TOWNSHIP, "城建办", "改造", later(60), at=later(37))
-    app.extend_task_deadline(county, tid, "T1", later(75), "雨季停工", at=later(38))
-    app.take_over_topic(leader(CITY), tid, "市级挂牌督办", at=later(39))
-    app.sign_task(handler(TOWNSHIP), tid, "T1", at=later(40))
-    app.complete_task(handler(TOWNSHIP), tid, "T1", "改造完成", at=later(41))
-    app.give_feedback(staff(CITY), tid, "已改造完毕", at=later(42))
-    app.record_return_visit(staff(CITY), tid, True, False, "UNSATISFIED", "仍有积水", at=later(43))
-    app.reopen_topic(staff(CITY), tid, "回访不满意", at=later(44))
-    app.give_feedback(staff(CITY), tid, "已补充疏通", at=later(45))
-    app.record_return_visit(staff(CITY), tid, True, True, "SATISFIED", at=later(46))
-    app.close_topic(staff(CITY), tid, "办结", at=later(47))
+    app.handle(staff(TOWNSHIP), ReturnTransfer(topic_id=tid, reason="请社区先行协商"), at=later(31))
+    app.handle(
+        OWNER, EscalateTopic(topic_id=tid, to_unit=COUNTY, reason="街道无管网权限"), at=later(32)
+    )
+    app.handle(county, AcceptTransfer(topic_id=tid, note="区里接收"), at=later(33))
+    app.handle(county, DetermineTopic(topic_id=tid, note="区委同意"), at=later(34))
+    app.handle(
+        county,
+        ScheduleDeliberation(
+            topic_id=tid,
+            scheduled_at=later(36),
+            place="区政协",
+            format="OFFLINE",
+            participants=FULL_PANEL,
+        ),
+        at=later(35),
+    )
+    app.handle(
+        county,
+        RecordDeliberation(
+            topic_id=tid,
+            meeting_id="M1",
+            attendance=["王委员"],
+            minutes="纪要",
+            recommendations=["改造"],
+        ),
+        at=later(36),
+    )
+    app.handle(
+        county,
+        AssignTask(
+            topic_id=tid, handler_unit=TOWNSHIP, handler="城建办", requirement="改造", due=later(60)
+        ),
+        at=later(37),
+    )
+    app.handle(
+        county,
+        ExtendTaskDeadline(topic_id=tid, task_id="T1", new_due=later(75), reason="雨季停工"),
+        at=later(38),
+    )
+    app.handle(leader(CITY), TakeOverTopic(topic_id=tid, reason="市级挂牌督办"), at=later(39))
+    app.handle(handler(TOWNSHIP), SignTask(topic_id=tid, task_id="T1"), at=later(40))
+    app.handle(
+        handler(TOWNSHIP), CompleteTask(topic_id=tid, task_id="T1", result="改造完成"), at=later(41)
+    )
+    app.handle(staff(CITY), GiveFeedback(topic_id=tid, reply="已改造完毕"), at=later(42))
+    app.handle(
+        staff(CITY),
+        RecordReturnVisit(
+            topic_id=tid,
+            contacted=True,
+            solved=False,
+            satisfaction="UNSATISFIED",
+            comment="仍有积水",
+        ),
+        at=later(43),
+    )
+    app.handle(staff(CITY), ReopenTopic(topic_id=tid, reason="回访不满意"), at=later(44))
+    app.handle(staff(CITY), GiveFeedback(topic_id=tid, reply="已补充疏通"), at=later(45))
+    app.handle(
+        staff(CITY),
+        RecordReturnVisit(topic_id=tid, contacted=True, solved=True, satisfaction="SATISFIED"),
+        at=later(46),
+    )
+    app.handle(staff(CITY), CloseTopic(topic_id=tid, summary="办结"), at=later(47))
 
     history = app.history(tid)
     assert [e.version for e in history] == list(range(1, len(history) + 1))
@@ -2231,11 +2932,25 @@ def test_naive_command_times_are_refused_and_record_nothing(app: LinkageApp) -> 
     tid = topic_at(app, "deliberated")
     fresh = submit(app, day=DAY)
     calls: list[Callable[[], object]] = [
-        lambda: app.determine_topic(OWNER, fresh, at=naive),
-        lambda: app.add_comment(OWNER, tid, "留言", at=naive),
-        lambda: app.assign_task(OWNER, tid, TOWNSHIP, "城建办", "办理", naive, at=later(DAY)),
-        lambda: app.schedule_deliberation(
-            OWNER, tid, naive, "议事厅", "OFFLINE", FULL_PANEL, at=later(DAY)
+        lambda: app.handle(OWNER, DetermineTopic(topic_id=fresh), at=naive),
+        lambda: app.handle(OWNER, AddComment(topic_id=tid, text="留言"), at=naive),
+        lambda: app.handle(
+            OWNER,
+            AssignTask(
+                topic_id=tid, handler_unit=TOWNSHIP, handler="城建办", requirement="办理", due=naive
+            ),
+            at=later(DAY),
+        ),
+        lambda: app.handle(
+            OWNER,
+            ScheduleDeliberation(
+                topic_id=tid,
+                scheduled_at=naive,
+                place="议事厅",
+                format="OFFLINE",
+                participants=FULL_PANEL,
+            ),
+            at=later(DAY),
         ),
     ]
     for call in calls:
@@ -2246,7 +2961,11 @@ def test_naive_command_times_are_refused_and_record_nothing(app: LinkageApp) -> 
         signed,
         BadInputError,
         "TIME_WITHOUT_OFFSET",
-        lambda: app.extend_task_deadline(OWNER, signed, "T1", naive, "延期", at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            ExtendTaskDeadline(topic_id=signed, task_id="T1", new_due=naive, reason="延期"),
+            at=later(DAY),
+        ),
         naive.isoformat(),
     )
     county = submit(app, staff(COUNTY), location=COUNTY)
@@ -2255,20 +2974,29 @@ def test_naive_command_times_are_refused_and_record_nothing(app: LinkageApp) -> 
         county,
         BadInputError,
         "TIME_WITHOUT_OFFSET",
-        lambda: app.delegate_topic(staff(COUNTY), county, VILLAGE, "下放", naive, at=later(DAY)),
+        lambda: app.handle(
+            staff(COUNTY),
+            DelegateTopic(topic_id=county, to_unit=VILLAGE, instructions="下放", due=naive),
+            at=later(DAY),
+        ),
         naive.isoformat(),
     )
 
 
 def test_a_stale_expected_version_is_a_conflict(app: LinkageApp) -> None:
     tid = topic_at(app)
-    assert app.determine_topic(OWNER, tid, expected_version=1, at=later(DAY)).version == 2
+    assert (
+        app.handle(OWNER, DetermineTopic(topic_id=tid), expected_version=1, at=later(DAY)).version
+        == 2
+    )
     refuse(
         app,
         tid,
         ConflictError,
         "VERSION_CONFLICT",
-        lambda: app.escalate_topic(OWNER, tid, expected_version=1, at=later(DAY + 1)),
+        lambda: app.handle(
+            OWNER, EscalateTopic(topic_id=tid), expected_version=1, at=later(DAY + 1)
+        ),
         str(tid),
         "version 2",
         "expected version 1",
@@ -2279,18 +3007,27 @@ def test_a_stale_expected_version_is_a_conflict(app: LinkageApp) -> None:
         [tid, target],
         ConflictError,
         "VERSION_CONFLICT",
-        lambda: app.merge_topic(OWNER, tid, target, "合并", expected_version=1, at=later(DAY)),
+        lambda: app.handle(
+            OWNER,
+            MergeTopic(topic_id=tid, into_topic_id=target, reason="合并"),
+            expected_version=1,
+            at=later(DAY),
+        ),
         "expected version 1",
     )
-    result = app.escalate_topic(OWNER, tid, expected_version=2, at=later(DAY + 1))
+    result = app.handle(OWNER, EscalateTopic(topic_id=tid), expected_version=2, at=later(DAY + 1))
     assert result.version == 3
 
 
 def test_positions_grow_with_every_recorded_command(app: LinkageApp) -> None:
     first = app.submit_topic(OWNER, **submission(), at=START)
-    second = app.determine_topic(OWNER, first.topic_id, at=later(1))
+    second = app.handle(OWNER, DetermineTopic(topic_id=first.topic_id), at=later(1))
     target = app.submit_topic(staff(TOWNSHIP), **submission(TOWNSHIP), at=later(2))
-    merged = app.merge_topic(OWNER, first.topic_id, target.topic_id, "合并", at=later(3))
+    merged = app.handle(
+        OWNER,
+        MergeTopic(topic_id=first.topic_id, into_topic_id=target.topic_id, reason="合并"),
+        at=later(3),
+    )
     positions = [first.position, second.position, target.position, merged.position]
     assert positions == sorted(set(positions))
     assert merged.position == app.head_position() == 5  # TopicMerged and TopicAbsorbed
@@ -2298,10 +3035,10 @@ def test_positions_grow_with_every_recorded_command(app: LinkageApp) -> None:
 
 def test_the_topic_as_of_an_instant_shows_the_owner_of_that_instant(app: LinkageApp) -> None:
     tid = topic_at(app)
-    app.escalate_topic(OWNER, tid, at=later(1))
-    app.accept_transfer(staff(TOWNSHIP), tid, at=later(2))
-    app.escalate_topic(staff(TOWNSHIP), tid, at=later(3))
-    app.accept_transfer(staff(COUNTY), tid, at=later(4))
+    app.handle(OWNER, EscalateTopic(topic_id=tid), at=later(1))
+    app.handle(staff(TOWNSHIP), AcceptTransfer(topic_id=tid), at=later(2))
+    app.handle(staff(TOWNSHIP), EscalateTopic(topic_id=tid), at=later(3))
+    app.handle(staff(COUNTY), AcceptTransfer(topic_id=tid), at=later(4))
 
     assert app.topic_as_of(tid, START - timedelta(seconds=1)) is None
     expectations = [
@@ -2337,7 +3074,7 @@ def test_an_explicit_time_before_the_topics_last_event_is_refused() -> None:
     topic_id = app.submit_topic(staff(VILLAGE), **submission(), at=later(2)).topic_id
 
     with pytest.raises(BadInputError) as error:
-        app.determine_topic(staff(VILLAGE), topic_id, at=later(1))
+        app.handle(staff(VILLAGE), DetermineTopic(topic_id=topic_id), at=later(1))
 
     assert error.value.rule == "TIME_BEFORE_LAST_EVENT"
     assert later(1).isoformat() in error.value.message

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from domain.topic_commands import AcceptTransfer, AddComment, EscalateTopic
 from infra.bootstrap import Runtime
 from infra.chain import GENESIS_HASH, content_hash, link_hash
 from tests.utils.factories import (
@@ -46,11 +47,19 @@ def build_store(runtime: Runtime) -> list[uuid.UUID]:
         for i, (village, _) in enumerate(places)
     ]
     for topic_id, (village, _) in zip(ids, places, strict=True):
-        app.escalate_topic(staff(village), topic_id, reason="需街道协调电力公司", at=later(5))
+        app.handle(
+            staff(village),
+            EscalateTopic(topic_id=topic_id, reason="需街道协调电力公司"),
+            at=later(5),
+        )
     for topic_id, (_, township) in zip(ids, places, strict=True):
-        app.accept_transfer(staff(township), topic_id, at=later(6))
+        app.handle(staff(township), AcceptTransfer(topic_id=topic_id), at=later(6))
     for topic_id, (_, township) in zip(ids, places, strict=True):
-        app.add_comment(staff(township), topic_id, text="已联系供电所，本周内维修", at=later(7))
+        app.handle(
+            staff(township),
+            AddComment(topic_id=topic_id, text="已联系供电所，本周内维修"),
+            at=later(7),
+        )
     return ids
 
 
