@@ -235,7 +235,9 @@ def command_of_input(name: str, input: object) -> Command:
     """The command `name` an input asks for: the input's fields are the command's."""
     if isinstance(input, SubmitTopicInput):
         return submission_of(input)
-    values = {f.name: getattr(input, f.name) for f in dataclasses.fields(input)}  # type: ignore[arg-type]
+    assert dataclasses.is_dataclass(input)  # strawberry inputs are dataclasses
+    assert not isinstance(input, type)
+    values = {f.name: getattr(input, f.name) for f in dataclasses.fields(input)}
     topic_id = str(values.pop("topic_id"))
     return command_of(name, topic_id, values)
 

@@ -30,44 +30,13 @@ from api.rest.idempotency import (
 )
 from api.rest.responses import REPLAYED_HEADER, CommandResponse, command_responses
 from api.state import ApiState
-from domain.topic_commands import (
-    AcceptTransfer,
-    AddComment,
-    AssignTask,
-    CancelTransfer,
-    CloseTopic,
-    Command,
-    CompleteTask,
-    DeclineTopic,
-    DelegateTopic,
-    DetermineTopic,
-    EscalateTopic,
-    ExtendTaskDeadline,
-    GiveFeedback,
-    InviteCoOrganizer,
-    MergeTopic,
-    RecordAdoption,
-    RecordDeliberation,
-    RecordLeaderInstruction,
-    RecordReturnVisit,
-    ReopenTopic,
-    ReportResearch,
-    ReportTaskProgress,
-    ReturnTransfer,
-    ScheduleDeliberation,
-    SignTask,
-    StartResearch,
-    SubmitTopic,
-    SuperviseTask,
-    TakeOverTopic,
-    WithdrawTopic,
-)
+from domain import topic_commands as c
 
 
 @dataclass(frozen=True, slots=True)
 class CommandRoute:
     path: str  # under /topics
-    command: type[Command]  # the command it runs (`name`: the contract's mutation name)
+    command: type[c.Command]  # the command it runs (`name`: the contract's mutation name)
     body: type[b.Body]
     summary: str
     creates: bool = False  # 201 Created (200 when an externalRef finds the topic)
@@ -78,96 +47,98 @@ EXTERNAL_REF = "external_ref"  # a body with it may find an existing topic inste
 
 ROUTES: dict[str, list[CommandRoute]] = {
     "topics": [
-        CommandRoute("", SubmitTopic, b.SubmitTopicBody, "Submit a topic", creates=True),
-        CommandRoute("/{topic_id}/determine", DetermineTopic, b.NoteBody, "Determine (立题)"),
-        CommandRoute("/{topic_id}/decline", DeclineTopic, b.ReasonBody, "Decline"),
-        CommandRoute("/{topic_id}/merge", MergeTopic, b.MergeBody, "Merge into another topic"),
+        CommandRoute("", c.SubmitTopic, b.SubmitTopicBody, "Submit a topic", creates=True),
+        CommandRoute("/{topic_id}/determine", c.DetermineTopic, b.NoteBody, "Determine (立题)"),
+        CommandRoute("/{topic_id}/decline", c.DeclineTopic, b.ReasonBody, "Decline"),
+        CommandRoute("/{topic_id}/merge", c.MergeTopic, b.MergeBody, "Merge into another topic"),
         CommandRoute(
             "/{topic_id}/reopen",
-            ReopenTopic,
+            c.ReopenTopic,
             b.ReasonBody,
             "Reopen after an unsatisfied return visit",
         ),
-        CommandRoute("/{topic_id}/close", CloseTopic, b.CloseTopicBody, "Close"),
-        CommandRoute("/{topic_id}/withdraw", WithdrawTopic, b.ReasonBody, "Withdraw"),
-        CommandRoute("/{topic_id}/comments", AddComment, b.TextBody, "Comment"),
+        CommandRoute("/{topic_id}/close", c.CloseTopic, b.CloseTopicBody, "Close"),
+        CommandRoute("/{topic_id}/withdraw", c.WithdrawTopic, b.ReasonBody, "Withdraw"),
+        CommandRoute("/{topic_id}/comments", c.AddComment, b.TextBody, "Comment"),
     ],
     "transfers": [
-        CommandRoute("/{topic_id}/escalate", EscalateTopic, b.EscalateBody, "Escalate upward"),
-        CommandRoute("/{topic_id}/delegate", DelegateTopic, b.DelegateBody, "Delegate downward"),
+        CommandRoute("/{topic_id}/escalate", c.EscalateTopic, b.EscalateBody, "Escalate upward"),
+        CommandRoute("/{topic_id}/delegate", c.DelegateTopic, b.DelegateBody, "Delegate downward"),
         CommandRoute(
             "/{topic_id}/transfer/accept",
-            AcceptTransfer,
+            c.AcceptTransfer,
             b.NoteBody,
             "Accept the pending transfer",
         ),
         CommandRoute(
             "/{topic_id}/transfer/return",
-            ReturnTransfer,
+            c.ReturnTransfer,
             b.ReasonBody,
             "Return the pending transfer",
         ),
         CommandRoute(
             "/{topic_id}/transfer/cancel",
-            CancelTransfer,
+            c.CancelTransfer,
             b.OptionalReasonBody,
             "Cancel the transfer this unit requested",
         ),
-        CommandRoute("/{topic_id}/take-over", TakeOverTopic, b.ReasonBody, "Take over (提级)"),
+        CommandRoute("/{topic_id}/take-over", c.TakeOverTopic, b.ReasonBody, "Take over (提级)"),
         CommandRoute(
             "/{topic_id}/co-organizers",
-            InviteCoOrganizer,
+            c.InviteCoOrganizer,
             b.InviteCoOrganizerBody,
             "Invite a co-organiser (联动协商)",
         ),
     ],
     "research": [
-        CommandRoute("/{topic_id}/research/start", StartResearch, b.ResearchBody, "Start research"),
         CommandRoute(
-            "/{topic_id}/research/report", ReportResearch, b.ResearchBody, "Report research"
+            "/{topic_id}/research/start", c.StartResearch, b.ResearchBody, "Start research"
+        ),
+        CommandRoute(
+            "/{topic_id}/research/report", c.ReportResearch, b.ResearchBody, "Report research"
         ),
     ],
     "deliberations": [
         CommandRoute(
             "/{topic_id}/deliberations",
-            ScheduleDeliberation,
+            c.ScheduleDeliberation,
             b.ScheduleDeliberationBody,
             "Schedule a deliberation (4+X)",
             creates=True,
         ),
         CommandRoute(
             "/{topic_id}/deliberations/{meeting_id}/record",
-            RecordDeliberation,
+            c.RecordDeliberation,
             b.RecordDeliberationBody,
             "Record a deliberation as held",
         ),
     ],
     "tasks": [
         CommandRoute(
-            "/{topic_id}/tasks", AssignTask, b.AssignTaskBody, "Assign a task", creates=True
+            "/{topic_id}/tasks", c.AssignTask, b.AssignTaskBody, "Assign a task", creates=True
         ),
-        CommandRoute("/{topic_id}/tasks/{task_id}/sign", SignTask, b.TaskBody, "Sign a task"),
+        CommandRoute("/{topic_id}/tasks/{task_id}/sign", c.SignTask, b.TaskBody, "Sign a task"),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/progress",
-            ReportTaskProgress,
+            c.ReportTaskProgress,
             b.TaskNoteBody,
             "Report progress",
         ),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/supervise",
-            SuperviseTask,
+            c.SuperviseTask,
             b.TaskNoteBody,
             "Supervise (督办)",
         ),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/extend",
-            ExtendTaskDeadline,
+            c.ExtendTaskDeadline,
             b.ExtendTaskDeadlineBody,
             "Extend the deadline",
         ),
         CommandRoute(
             "/{topic_id}/tasks/{task_id}/complete",
-            CompleteTask,
+            c.CompleteTask,
             b.CompleteTaskBody,
             "Complete a task",
         ),
@@ -175,22 +146,22 @@ ROUTES: dict[str, list[CommandRoute]] = {
     "leadership": [
         CommandRoute(
             "/{topic_id}/leader-instructions",
-            RecordLeaderInstruction,
+            c.RecordLeaderInstruction,
             b.TextBody,
             "Record a leader's instruction (批示)",
         ),
         CommandRoute(
             "/{topic_id}/adoptions",
-            RecordAdoption,
+            c.RecordAdoption,
             b.AdoptionBody,
             "Record an adoption (成果采纳)",
         ),
     ],
     "feedback": [
-        CommandRoute("/{topic_id}/feedback", GiveFeedback, b.FeedbackBody, "Give feedback"),
+        CommandRoute("/{topic_id}/feedback", c.GiveFeedback, b.FeedbackBody, "Give feedback"),
         CommandRoute(
             "/{topic_id}/return-visits",
-            RecordReturnVisit,
+            c.RecordReturnVisit,
             b.ReturnVisitBody,
             "Record a return visit",
         ),

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
+from api.commands import command_of
 from domain.errors import NotFoundError
 from infra.database import Database
 from tests.e2e.conftest import Live
@@ -24,7 +25,9 @@ def _get(live: Live, path: str) -> httpx.Response:
 
 def _submit(live: Live, title: str = "小区二次供水水压不足") -> int:
     principal = live.server.state.tokens.verify(live.token(VILLAGE))
-    result = live.server.state.commands.run(principal, "submitTopic", None, submission(title=title))
+    result = live.server.state.commands.run(
+        principal, command_of("submitTopic", None, submission(title=title))
+    )
     return result.position
 
 
@@ -134,7 +137,9 @@ def test_metrics_count_commands_by_name_and_outcome(live: Live) -> None:
 
     _submit(live)
     with pytest.raises(NotFoundError):
-        live.server.state.commands.run(principal, "closeTopic", uuid.uuid4(), {"summary": "办结"})
+        live.server.state.commands.run(
+            principal, command_of("closeTopic", uuid.uuid4(), {"summary": "办结"})
+        )
     after = _samples(live)
 
     assert _commands(after, "submitTopic", "OK") - _commands(before, "submitTopic", "OK") == 1
