@@ -24,7 +24,7 @@ from api.errors import UnavailableError
 from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
 from domain.application import CommandResult
-from domain.errors import BadInputError
+from domain.errors import BadInputError, NotFoundError
 from projections import queries
 from projections.audit import events_as_of, replayed_topic
 from projections.queries import TopicRow, UnitRow
@@ -123,10 +123,16 @@ class Context(BaseContext):
     ) -> TopicRow | None:
         """The topic replayed from the event store by the read model's own code; with
         `version`, as it stood at that version (as a command left it, whatever
-        commands came after)."""
-        app = self.state.runtime.app
+        commands came after). None when the viewer cannot see the topic now: the same
+        rule as `topic(id)`, judged on the store (the read models may lag a command)."""
+        app, viewer = self.state.runtime.app, self.viewer.unit
 
         def replayed() -> TopicRow | None:
+            try:
+                if not app.get_topic(topic_id).can_see(viewer, app.units):
+                    return None
+            except NotFoundError:
+                return None
             events = app.events.get(topic_id, lte=version)
             return replayed_topic(cast(Iterable[Aggregate.Event], events), app.units)
 
