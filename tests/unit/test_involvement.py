@@ -68,13 +68,14 @@ def _returned(app: LinkageApp) -> uuid.UUID:
 
 
 def _merged_by_its_location(app: LinkageApp) -> tuple[uuid.UUID, uuid.UUID]:
-    """VILLAGE merges its topic into a COUNTY topic it sees: COUNTY had delegated that
-    topic to VILLAGE, which returned it (a merge target must be visible)."""
+    """VILLAGE merges its topic into a COUNTY topic it sees (a merge target must be
+    visible) while COUNTY's delegation of it to VILLAGE is pending; COUNTY then cancels
+    the delegation, which leaves VILLAGE no involvement but the merge."""
     target = _submit(app, COUNTY, COUNTY)
-    app.delegate_topic(staff(COUNTY), target, VILLAGE, "请社区核实", at=later(0.2))
-    app.return_transfer(staff(VILLAGE), target, "需区里统筹", at=later(0.4))
+    app.delegate_topic(staff(COUNTY), target, VILLAGE, "请社区核实", at=later(0.5))
     source = _submit(app, VILLAGE, VILLAGE, day=1)
     app.merge_topic(staff(VILLAGE), source, target, "同一诉求", at=later(2))
+    app.cancel_transfer(staff(COUNTY), target, "区里统筹", at=later(2.5))
     return source, target
 
 
