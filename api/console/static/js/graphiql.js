@@ -54,7 +54,7 @@
       onEditHeaders: setHeaders,
       inputValueDeprecation: true,
       isHeadersEditorEnabled: true,
-      shouldPersistHeaders: true,
+      shouldPersistHeaders: false, // a pasted token does not outlive the tab on a shared office PC
     });
   }
 
