@@ -20,6 +20,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api.auth import Principal, UnauthenticatedError
+from api.deps import request_principal
 from api.errors import UnavailableError
 from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
@@ -158,9 +159,7 @@ class Context(BaseContext):
 
 async def get_context(request: Request) -> Context:
     state: ApiState = request.app.state.api
-    try:
-        principal = state.tokens.principal(request.headers.get("authorization"))
-        error = None
-    except UnauthenticatedError as err:
-        principal, error = None, err
-    return Context(state=state, request=request, principal=principal, auth_error=error)
+    found = await request_principal(request)
+    if isinstance(found, UnauthenticatedError):
+        return Context(state=state, request=request, principal=None, auth_error=found)
+    return Context(state=state, request=request, principal=found, auth_error=None)
