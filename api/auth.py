@@ -26,7 +26,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import jwt
+import psycopg
+from eventsourcing import persistence
 
+from api.errors import UnavailableError
 from domain.errors import BadInputError, LinkageError
 from domain.topic import Actor, Role
 from domain.units import UnitDirectory
@@ -40,6 +43,12 @@ DEFAULT_TTL = timedelta(hours=8)
 TTL_PATTERN = re.compile(r"^(\d+)([smhd])$")
 TTL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss"]  # `unit` and `roles` are ours: checked below
+DATABASE_DOWN = (
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 class UnauthenticatedError(LinkageError):
@@ -126,7 +135,13 @@ class TokenService:
         """The token's unit must exist and be active now (a live lookup: one indexed row)."""
         if self._units is None:
             return
-        unit = self._units.get(code)
+        try:
+            unit = self._units.get(code)
+        except DATABASE_DOWN:
+            raise UnavailableError(
+                "DATABASE_UNAVAILABLE",
+                "the token's unit cannot be looked up: the database cannot be reached; retry",
+            ) from None
         if unit is None:
             raise UnauthenticatedError(
                 "TOKEN_UNIT_UNKNOWN",
