@@ -5,7 +5,8 @@ authenticated response's `extensions` and error codes on every error.
   global head, nothing for an anonymous caller. When it cannot be read (the
   database went away after a command committed) an answer that holds data still
   goes out, with `readModels: null` and a note (`readModelsUnavailable`): the
-  command's result is never replaced by a 503.
+  command's result is never replaced by a 503, and an answer whose errors say
+  UNAVAILABLE (the database is down) keeps them.
 * A mutation sent with an `Idempotency-Key` header runs once: a retry with the
   same key and the same request (query, variables, operation name) gets the first
   answer back (`Idempotent-Replayed: true`); the same key on another request is
@@ -41,7 +42,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Principal, UnauthenticatedError
-from api.errors import HTTP_STATUS
+from api.errors import HTTP_STATUS, database_unreachable
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
 from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, fingerprint
@@ -219,16 +220,16 @@ def _answered(data: object) -> bool:
 
 
 async def _extensions(request: Request, *, answered: bool) -> dict[str, Any] | None:
-    """The read models' standing for a valid token (None for anyone else). If it cannot
-    be read, an answer holding data still goes out with a note; one without data
-    fails as the database does (503)."""
+    """The read models' standing for a valid token (None for anyone else). If the
+    database cannot be reached, the answer (its data, or its errors, which then say
+    UNAVAILABLE) still goes out with `readModels: null` and a note."""
     if _principal(request) is None:
         return None
     state: ApiState = request.app.state.api
     try:
         return await to_thread.run_sync(lambda: read_models(state))
     except Exception as exc:
-        if not answered:
+        if not (answered or database_unreachable(exc)):
             raise
         log.warning("the read models' standing could not be read for an answer: %r", exc)
         return {
