@@ -3,7 +3,7 @@
 Who sees what: the store head, read-model positions and counts are province-wide
 figures, so they go to an *operator* only — a valid token with the AUDITOR role
 for the root unit of the hierarchy (the province; `linkage token issue --unit 62
---roles auditor --ttl 30d` for a Prometheus scraper).
+--role auditor --ttl 30d` for a Prometheus scraper).
 
 * `/healthz` needs no token: `{"status": "ok"}`.
 * `/readyz` needs no token (a load balancer probes it): anyone else gets the
