@@ -24,6 +24,7 @@ error) to UNAVAILABLE (`api.errors.database_unreachable`).
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from time import monotonic
 from typing import Any
 
@@ -83,7 +84,7 @@ def live_getconn(self: Any, timeout: float | None = None) -> Any:
         if conn is None:
             break
         try:
-            ConnectionPool.check_connection(conn)
+            _check(conn)
         except psycopg.Error:  # killed by a restart: the pool replaces it
             base.putconn(conn)
             continue
@@ -91,6 +92,20 @@ def live_getconn(self: Any, timeout: float | None = None) -> Any:
             live.out += 1
         return conn
     return _direct(self, live)
+
+
+def _check(conn: Any) -> None:
+    """psycopg_pool's `check_connection`, through a plain cursor: a pool's own cursor
+    class may count statements (api.state's does, for /metrics and the tests)."""
+    if conn.autocommit:
+        psycopg.Cursor(conn).execute("")
+        return
+    conn.autocommit = True
+    try:
+        psycopg.Cursor(conn).execute("")
+    finally:
+        with suppress(psycopg.Error):  # a dead connection: keep the check's error
+            conn.autocommit = False
 
 
 def _pooled(self: Any, base: Any, live: _Live, deadline: float) -> Any:
