@@ -42,7 +42,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Principal, UnauthenticatedError
-from api.errors import HTTP_STATUS, database_unreachable
+from api.errors import HTTP_STATUS, RETRY_AFTER, database_unreachable, unavailable_error
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
 from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, fingerprint
@@ -142,6 +142,14 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
             return await _refused(
                 request, exc.message, HTTP_STATUS[exc.code], code=exc.code, rule=exc.rule
             )
+        except Exception as exc:  # the key's store is in the database too
+            if not database_unreachable(exc):
+                raise
+            down = unavailable_error()
+            log.warning("database unavailable for an idempotent mutation: %s", exc)
+            refusal = await _refused(request, down.message, 200, code=down.code, rule=down.rule)
+            refusal.headers["Retry-After"] = RETRY_AFTER
+            return refusal
         return await self._respond(request, answer, replayed=answer.replayed)
 
     async def _respond(self, request: Request, answer: Answer, *, replayed: bool) -> Response:

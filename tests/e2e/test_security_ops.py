@@ -133,6 +133,8 @@ def test_during_an_outage_requests_answer_unavailable_instead_of_hanging(
 
     with postgres_down(pg_admin, database):
         submitted = _graphql(http, live, SUBMIT, i=_input("停电"))
+        once = {**live.headers(VILLAGE), "Idempotency-Key": "k-1"}
+        keyed = _graphql(http, live, SUBMIT, once, i=_input("停气"))
         read = _graphql(http, live, TOPIC, id=topic)
         written = http.post("/api/v1/topics", json=_rest_body("停水"), headers=village)
         comment = http.post(
@@ -142,7 +144,7 @@ def test_during_an_outage_requests_answer_unavailable_instead_of_hanging(
         ready = http.get("/readyz")
         alive = http.get("/healthz")
 
-    for answer in (submitted, read):
+    for answer in (submitted, keyed, read):
         assert [e["extensions"]["code"] for e in answer["errors"]] == ["UNAVAILABLE"], answer
         assert answer["errors"][0]["extensions"]["rule"] == "DATABASE_UNAVAILABLE"
         assert "the database cannot be reached" in answer["errors"][0]["message"]
