@@ -165,6 +165,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"({where}, {workers}); Ctrl-C stops",
             flush=True,
         )
+        print(
+            "linkage: /healthz and /readyz (status only) need no token; /metrics and "
+            "/readyz's detail need an operator's: linkage token issue --unit <province> "
+            "--role auditor",
+            flush=True,
+        )
         with stop_on_sigterm():
             serve(settings, args.host, args.port, args.workers, runtime=runtime)
     print("linkage: stopped", file=sys.stderr)

@@ -6,7 +6,8 @@ on every error.
   global head, nothing for an anonymous caller. When it cannot be read (the
   database went away after a command committed) an answer that holds data still
   goes out, with `readModels: null` and a note (`readModelsUnavailable`): the
-  command's result is never replaced by a 503.
+  command's result is never replaced by a 503, and an answer whose errors say
+  UNAVAILABLE (the database is down) keeps them.
 * A mutation sent with an `Idempotency-Key` header runs once: a retry with the
   same key and the same request (query, variables, operation name) gets the first
   answer back (`Idempotent-Replayed: true`); the same key on another request is
@@ -44,7 +45,7 @@ from strawberry.types import ExecutionResult
 from api.auth import Principal
 from api.deps import request_principal
 from api.dev_pages import graphiql_page
-from api.errors import HTTP_STATUS
+from api.errors import HTTP_STATUS, RETRY_AFTER, database_unreachable, unavailable_error
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
 from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, Scope, fingerprint
@@ -146,6 +147,14 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
             return await _refused(
                 request, exc.message, HTTP_STATUS[exc.code], code=exc.code, rule=exc.rule
             )
+        except Exception as exc:  # the key's store is in the database too
+            if not database_unreachable(exc):
+                raise
+            down = unavailable_error()
+            log.warning("database unavailable for an idempotent mutation: %s", exc)
+            refusal = await _refused(request, down.message, 200, code=down.code, rule=down.rule)
+            refusal.headers["Retry-After"] = RETRY_AFTER
+            return refusal
         return await self._respond(request, answer, replayed=answer.replayed)
 
     async def _respond(self, request: Request, answer: Answer, *, replayed: bool) -> Response:
@@ -209,16 +218,16 @@ def _answered(data: object) -> bool:
 
 
 async def _extensions(request: Request, *, answered: bool) -> dict[str, Any] | None:
-    """The read models' standing for a valid token (None for anyone else). If it cannot
-    be read, an answer holding data still goes out with a note; one without data
-    fails as the database does (503)."""
+    """The read models' standing for a valid token (None for anyone else). If the
+    database cannot be reached, the answer (its data, or its errors, which then say
+    UNAVAILABLE) still goes out with `readModels: null` and a note."""
     if await _principal(request) is None:
         return None
     state: ApiState = request.app.state.api
     try:
         return await to_thread.run_sync(lambda: read_models(state))
     except Exception as exc:
-        if not answered:
+        if not (answered or database_unreachable(exc)):
             raise
         log.warning("the read models' standing could not be read for an answer: %r", exc)
         return {
