@@ -3,7 +3,10 @@
 Read top to bottom: vocabulary, the state a topic holds, then one command method
 per command. Each command checks its rules (small `_check_*` guards raising the
 error family of `domain.errors`) and then triggers exactly the event(s) named in
-the contract; each event's `apply` only changes state, never decides.
+the contract; each event's `apply` only changes state, never decides. What an
+event does to the lifecycle (stage, owner, pending transfer, deadlines, who is
+involved) is its line of LIFECYCLE at the end, which `Topic.Event.mutate` applies
+after `apply` and the read models read too.
 """
 
 from __future__ import annotations
@@ -653,9 +656,6 @@ class Topic(Aggregate):
     class TopicDetermined(Event):
         note: str | None
 
-        def apply(self, topic: Topic) -> None:
-            pass  # LIFECYCLE: the stage
-
     def determine(self, actor: Actor, note: str | None = None, at: datetime | None = None) -> None:
         self._check_owner(actor, "determine the topic")
         self._check_stage(frozenset({Stage.COLLECTED}), "determine the topic")
@@ -665,9 +665,6 @@ class Topic(Aggregate):
 
     class TopicDeclined(Event):
         reason: str
-
-        def apply(self, topic: Topic) -> None:
-            pass  # LIFECYCLE: the stage, closed
 
     def decline(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "decline the topic")
@@ -919,9 +916,6 @@ class Topic(Aggregate):
         kind: str
         to_unit: str
         reason: str | None
-
-        def apply(self, topic: Topic) -> None:
-            pass  # LIFECYCLE: the pending transfer ends
 
     def cancel_transfer(
         self, actor: Actor, reason: str | None = None, at: datetime | None = None
@@ -1456,9 +1450,6 @@ class Topic(Aggregate):
 
     class TopicWithdrawn(Event):
         reason: str
-
-        def apply(self, topic: Topic) -> None:
-            pass  # LIFECYCLE: the stage, closed, a pending transfer lapses
 
     def withdraw(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "withdraw the topic")
