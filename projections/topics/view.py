@@ -77,7 +77,7 @@ class Summary:
 
     Its fields are the table's stored columns, declared once here (`sql`): the
     DDL, the batch upsert and the API's row (`projections.topics.rows.TopicRow`,
-    which reads a subset of them) follow. The derived columns (DERIVED) are the
+    which reads a subset of them) follow. The derived columns (DERIVED_COLUMNS) are the
     properties below, written with the row so the lists can filter on them."""
 
     topic_id: str = field(metadata=sql("text NOT NULL"))
