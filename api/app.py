@@ -52,6 +52,8 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api.dev_pages serves /docs with no CDN; no /redoc
+        redoc_url=None,
     )
     app.state.api = state
     app.add_middleware(
@@ -60,6 +62,7 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
     _install_error_handlers(app)
 
     from api.console import mount_console
+    from api.dev_pages import install_docs
     from api.graphql.router import graphql_router
     from api.ops import router as ops_router
     from api.rest import router as rest_router
@@ -67,6 +70,7 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
     app.include_router(graphql_router(), prefix="/graphql")
     app.include_router(rest_router, prefix="/api/v1")
     app.include_router(ops_router)
+    install_docs(app)
     mount_console(app)  # last: the console's `/` must not shadow the routes above
     return app
 

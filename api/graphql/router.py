@@ -1,5 +1,6 @@
-"""POST /graphql (and GraphiQL on GET), with the read models' position in every
-authenticated response's `extensions` and error codes on every error.
+"""POST /graphql (and GraphiQL on GET, vendored: api.dev_pages), with the read
+models' position in every authenticated response's `extensions` and error codes
+on every error.
 
 * `extensions.readModels` is answered only to a valid token: it is the store's
   global head, nothing for an anonymous caller. When it cannot be read (the
@@ -26,7 +27,7 @@ from typing import Any
 from anyio import from_thread, to_thread
 from cross_web import HTTPException as GraphQLHTTPError
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from graphql import (
     GraphQLError,
     OperationDefinitionNode,
@@ -41,6 +42,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Principal, UnauthenticatedError
+from api.dev_pages import graphiql_page
 from api.errors import HTTP_STATUS
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
@@ -57,6 +59,9 @@ NO_PRINCIPAL = object()
 
 
 class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page(request)  # strawberry's page, with no CDN (api.dev_pages)
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
