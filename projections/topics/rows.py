@@ -238,10 +238,11 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_READERS = tuple((name, PARSERS.get(name)) for name in ROW_NAMES)
+
+
 def topic_row(r: Mapping[str, Any]) -> TopicRow:
-    return TopicRow(
-        **{name: PARSERS[name](r[name]) if name in PARSERS else r[name] for name in ROW_NAMES}
-    )
+    return TopicRow(*[r[name] if parse is None else parse(r[name]) for name, parse in _READERS])
 
 
 def summary_topic(summary: Summary) -> TopicRow:
