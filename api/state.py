@@ -51,7 +51,8 @@ class ApiState:
         )
         state = cls(
             runtime=runtime,
-            tokens=TokenService(signing_secret(runtime.settings)),
+            # the units view itself, not the cached directory: a retirement counts at once
+            tokens=TokenService(signing_secret(runtime.settings), runtime.units_view),
             commands=CommandService(runtime.app),
             reads=reads,
             projecting=projecting,

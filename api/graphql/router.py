@@ -41,12 +41,13 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from api.auth import Principal, UnauthenticatedError
+from api.auth import Principal
+from api.deps import request_principal
 from api.dev_pages import graphiql_page
 from api.errors import HTTP_STATUS
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
-from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, fingerprint
+from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, Scope, fingerprint
 from api.rest.responses import REPLAYED_HEADER
 from api.state import ApiState
 from domain.errors import ConflictError
@@ -55,7 +56,6 @@ log = logging.getLogger("linkage.graphql")
 
 MAX_RESPONSE_BYTES = 8_000_000
 ROUTE = "POST /graphql"  # the idempotency scope's route
-NO_PRINCIPAL = object()
 
 
 class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
@@ -114,7 +114,7 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
         root_value: Any,
     ) -> Response | WebSocket:
         """The mutation run at most once for (caller, key): see the module doc."""
-        principal = _principal(request)
+        principal = await _principal(request)
         if principal is None:  # UNAUTHENTICATED, as without the key
             return await self._answer(request, context, root_value)
         if not 1 <= len(key) <= MAX_KEY_LENGTH:
@@ -138,7 +138,7 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
         store = IdempotencyStore(state.reads)
         try:
             answer = await to_thread.run_sync(
-                lambda: store.once(_scope(principal), key, request_id, run)
+                lambda: store.once(Scope.of(principal, ROUTE), key, request_id, run)
             )
         except _NotStoredError as exc:
             return exc.response
@@ -197,25 +197,10 @@ async def _read(request: Request) -> _Reading:
     return _Reading(operation=None if operation is None else operation.operation, payload=payload)
 
 
-def _principal(request: Request) -> Principal | None:
-    """The caller of a valid token, or None (verified once per request)."""
-    cached = getattr(request.state, "linkage_principal", NO_PRINCIPAL)
-    if cached is None or isinstance(cached, Principal):
-        return cached
-    state: ApiState = request.app.state.api
-    try:
-        principal: Principal | None = state.tokens.principal(request.headers.get("authorization"))
-    except UnauthenticatedError:
-        principal = None
-    request.state.linkage_principal = principal
-    return principal
-
-
-def _scope(principal: Principal) -> str:
-    """Whose stored answers a key names: the same user in another unit or with other
-    roles, or on REST, never gets this one."""
-    roles = ",".join(sorted(str(r) for r in principal.roles))
-    return "\x1f".join((principal.user_id, principal.unit, roles, ROUTE))
+async def _principal(request: Request) -> Principal | None:
+    """The caller of a valid token, or None."""
+    found = await request_principal(request)
+    return found if isinstance(found, Principal) else None
 
 
 def _answered(data: object) -> bool:
@@ -227,7 +212,7 @@ async def _extensions(request: Request, *, answered: bool) -> dict[str, Any] | N
     """The read models' standing for a valid token (None for anyone else). If it cannot
     be read, an answer holding data still goes out with a note; one without data
     fails as the database does (503)."""
-    if _principal(request) is None:
+    if await _principal(request) is None:
         return None
     state: ApiState = request.app.state.api
     try:

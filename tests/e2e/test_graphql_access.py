@@ -974,7 +974,7 @@ def test_a_bad_token_is_unauthenticated(world: World, label: str, rule: str) -> 
         "expired a second ago": tokens.issue(
             TOWNSHIP, [Role.STAFF], ttl=timedelta(seconds=1), now=now - timedelta(seconds=2)
         ),
-        "signed with another secret": TokenService("x" * 40).issue(TOWNSHIP, [Role.STAFF]),
+        "signed with another secret": TokenService("x" * 40, None).issue(TOWNSHIP, [Role.STAFF]),
         "not a token": "not-a-jwt",
         "tampered unit": _tampered(tokens.issue(VILLAGE, [Role.STAFF])),
     }[label]
