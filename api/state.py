@@ -16,6 +16,7 @@ from api.auth import TokenService, signing_secret
 from api.commands import CommandService
 from api.metrics import SQL_STATEMENTS
 from infra.bootstrap import Runtime
+from infra.pools import harden
 
 READ_POOL_SIZE = 8
 CONSISTENCY_TIMEOUT = 5.0  # seconds a `consistentWith` read waits at most
@@ -49,9 +50,11 @@ class ApiState:
             open=True,
             name="linkage-reads",
         )
+        harden(reads)  # live connections only; fail fast in an outage (infra.pools)
         state = cls(
             runtime=runtime,
-            tokens=TokenService(signing_secret(runtime.settings)),
+            # the units view itself, not the cached directory: a retirement counts at once
+            tokens=TokenService(signing_secret(runtime.settings), runtime.units_view),
             commands=CommandService(runtime.app),
             reads=reads,
             projecting=projecting,

@@ -26,7 +26,7 @@ from domain.topic import Actor, Topic
 from domain.units import UnitDirectory
 
 
-def _no_target(topic: Topic, topic_id: uuid.UUID) -> Topic:
+def _no_target(topic_id: uuid.UUID) -> Topic:
     raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
 
 
@@ -38,8 +38,8 @@ class CommandContext:
     actor: Actor
     units: UnitDirectory
     at: datetime | None = None
-    # the topic `into` that `topic` may merge into, as the actor may reach it
-    merge_target: Callable[[Topic, uuid.UUID], Topic] = _no_target
+    # the topic a command may merge into, as the actor may reach it
+    merge_target: Callable[[uuid.UUID], Topic] = _no_target
     changed: list[Topic] = field(default_factory=list)  # other topics to save with it
 
     def also_changes(self, topic: Topic) -> None:
@@ -110,7 +110,7 @@ class MergeTopic(TopicCommand):
     reason: str
 
     def apply_to(self, topic: Topic, ctx: CommandContext) -> str | None:
-        target = ctx.merge_target(topic, self.into_topic_id)  # fresh on every attempt
+        target = ctx.merge_target(self.into_topic_id)  # fresh on every attempt
         ctx.also_changes(target)
         topic.merge_into(target, ctx.actor, ctx.units, self.reason, ctx.at)
         return None

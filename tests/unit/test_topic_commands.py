@@ -155,7 +155,7 @@ def test_every_topic_method_that_records_an_event_is_reached_by_exactly_one_comm
     reached: list[str] = []
     for kind in TOPIC_COMMANDS:
         topic = RecordingTopic()
-        ctx = CommandContext(actor, units=None, merge_target=lambda _t, _i: target)  # type: ignore[arg-type]
+        ctx = CommandContext(actor, units=None, merge_target=lambda _i: target)  # type: ignore[arg-type]
         created = a_command(kind).apply_to(topic, ctx)  # type: ignore[arg-type]
         assert len(topic.calls) == 1, (kind.name, topic.calls)
         method, args = topic.calls[0]
