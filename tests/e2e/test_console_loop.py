@@ -484,3 +484,81 @@ def test_a_page_shows_that_it_is_loading(side: Side, page: Page) -> None:
     assert ["true", True] in seen  # busy, the loading line shown, while it loads
     expect(page.locator("main")).to_have_attribute("aria-busy", "false")
     expect(page.locator("#loading")).to_be_hidden()
+
+
+def test_the_new_topic_form_checks_its_fields_where_they_are_typed(side: Side, page: Page) -> None:
+    sign_in(page, side, VILLAGE, Role.STAFF)
+    page.get_by_role("link", name="新建议题").click()
+    form = page.get_by_role("form", name="新建议题")
+    form.get_by_label("标题").fill("长" * 201)  # MAX_TITLE is 200
+    form.get_by_label("议题内容").fill("  ")
+    form.get_by_role("button", name="确认新建议题").click()
+
+    expect(form.locator("[data-field=title] .field-error")).to_have_text(
+        "标题有 201 个字，最多只能填写 200 个字。"
+    )
+    expect(form.locator("[data-field=description] .field-error")).to_have_text("请填写议题内容。")
+    expect(form.locator("[data-field=category] .field-error")).to_have_text("请填写类别。")
+    expect(form.get_by_label("标题")).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("标题")).to_be_focused()  # the first field to fix
+    expect(form.locator("[data-field=locationUnit] .field-error")).to_be_hidden()
+    page.screenshot(path=screenshot_path("new-topic-field-errors"), full_page=True)
+
+
+def test_a_meeting_of_more_than_100_names_is_refused_at_the_field(side: Side, page: Page) -> None:
+    """MAX_ITEMS (domain/topic.py) is checked before anything is sent."""
+    sign_in(page, side, TOWNSHIP, Role.STAFF)
+    page.goto(f"{side.live.url}/#/topic/{side.open_task}")
+    shown = page.evaluate(
+        """async (topicId) => {
+            const { actionForm } = await import('/js/actions.js');
+            const { commandCatalogue } = await import('/js/commands.js');
+            const record = (await commandCatalogue()).find((m) => m.name === 'recordDeliberation');
+            const owner = { code: '1', name: 'x', ancestors: [] };
+            const topic = { topicId, title: 't', tasks: [], owner,
+                            meetings: [{ meetingId: 'M1', place: '议事室', heldAt: null }] };
+            let sent = false;
+            const form = actionForm(record, { topic, me: { unit: { code: '1' }, roles: ['STAFF'] },
+                                               onDone: () => { sent = true; } });
+            document.body.append(form);
+            form.querySelector('[name=attendance]').value =
+                Array.from({ length: 101 }, (_, i) => `代表${i}`).join('\\n');
+            form.querySelector('[name=minutes]').value = '纪要';
+            form.requestSubmit();
+            await new Promise((r) => setTimeout(r, 0));
+            return [form.querySelector('[data-field=attendance] .field-error').textContent, sent];
+        }""",
+        str(side.open_task),
+    )
+    assert shown == ["出席人员最多 100 项，现在有 101 项。", False]
+
+
+def test_a_mutation_the_console_does_not_know_yet_gets_a_generic_form(
+    side: Side, page: Page
+) -> None:
+    """The list follows the schema: a new command (here a made-up one, as the command
+    catalogue would add it) is offered with a form built from its input type."""
+    sign_in(page, side, TOWNSHIP, Role.STAFF)
+    page.goto(f"{side.live.url}/#/topic/{side.open_task}")
+    shown = page.evaluate(
+        """async () => {
+            const { commandsFor } = await import('/js/commands.js');
+            const { actionForm } = await import('/js/actions.js');
+            const outcome = { name: 'recordOutcome', description: 'Record an outcome.',
+              input: 'OutcomeInput', fields: [
+                { name: 'topicId', type: 'ID', kind: 'SCALAR', list: false, required: true },
+                { name: 'summary', description: '成果摘要', type: 'String', kind: 'SCALAR',
+                  list: false, required: true },
+                { name: 'adopted', description: '已采纳', type: 'Boolean', kind: 'SCALAR',
+                  list: false, required: true }] };
+            const topic = { topicId: 'x', title: 't', stage: 'HANDLING', tasks: [], meetings: [],
+                            owner: { code: '620102001', name: '酒泉路街道', level: 'TOWNSHIP',
+                                     ancestors: [] } };
+            const me = { unit: { code: '620102001' }, roles: ['STAFF'] };
+            const offered = commandsFor(topic, me, [outcome]).available;
+            const form = actionForm(outcome, { topic, me, onDone: () => {} });
+            return [offered, [...form.querySelectorAll('label')].map((l) => l.textContent.trim()),
+                    form.querySelector('button[type=submit]').textContent];
+        }"""
+    )
+    assert shown == [["recordOutcome"], ["成果摘要 *", "已采纳"], "确认recordOutcome"]

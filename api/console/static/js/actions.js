@@ -147,7 +147,7 @@ function control(field, id, ctx) {
   }
   return {
     field,
-    label: text.replace(/（.*$/, ''),
+    label: shortLabel(setting, field),
     element: wrap,
     focus: () => target?.focus(),
     mark(message) {
@@ -159,7 +159,7 @@ function control(field, id, ctx) {
         else target.removeAttribute('aria-invalid');
       }
     },
-    read: () => validate(built.read(), field, required, text.replace(/（.*$/, ''), setting),
+    read: () => validate(built.read(), field, required, shortLabel(setting, field), setting),
   };
 }
 
@@ -192,26 +192,24 @@ function validate(raw, field, required, name, setting) {
   if (raw === '' || raw === null || raw === undefined) {
     return required ? { error: `请填写${name}。` } : { value: undefined };
   }
-  if (typeof raw === 'string' && raw.length > (setting.maxLength || 0) && setting.maxLength) {
-    return { error: `${name}有 ${raw.length} 个字，最多只能填写 ${setting.maxLength} 个字。` };
-  }
   return { value: raw };
 }
 
 function build(as, field, id, ctx, setting) {
   const common = { id, name: field.name };
   const { topic } = ctx;
-  const textRead = (el, max) => () => {
-    const value = el.value.trim();
-    if (value.length > max) return { error: `有 ${value.length} 个字，最多只能填写 ${max} 个字。`.replace(/^/, '') };
-    return value;
-  };
   switch (as) {
     case 'textarea': case 'text': {
       const max = maxOf(as, setting);
       const el = as === 'textarea' ? h('textarea', { ...common, rows: 3 }) : h('input', { ...common, type: 'text' });
-      const read = textRead(el, max);
-      return { element: el, read: () => { const r = read(); return r.error ? { error: `${label0(setting, field)}${r.error}` } : r; } };
+      return {
+        element: el,
+        read: () => {
+          const value = el.value.trim();
+          if (value.length <= max) return value;
+          return { error: `${shortLabel(setting, field)}有 ${value.length} 个字，最多只能填写 ${max} 个字。` };
+        },
+      };
     }
     case 'number': {
       const el = h('input', { ...common, type: 'number' });
@@ -283,7 +281,7 @@ function build(as, field, id, ctx, setting) {
   }
 }
 
-const label0 = (setting, field) => (setting.label || field.description || field.name).replace(/（.*$/, '');
+const shortLabel = (setting, field) => (setting.label || field.description || field.name).replace(/（.*$/, '');
 
 /** A list of nested inputs (participants): one row each, rows added on demand. */
 function rows(field, id, ctx) {

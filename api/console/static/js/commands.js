@@ -166,7 +166,7 @@ export const COMMANDS = {
     check: (t) => (unheld(t).length ? null : '没有已安排、尚未召开的协商会议：请先安排协商会议。'),
     fields: {
       meetingId: { label: '会议', as: 'meeting' }, attendance: { label: '出席人员（每行一人）', max: 100 },
-      minutes: { label: '会议纪要', as: 'textarea' }, recommendations: { label: '协商建议（每行一条）' },
+      minutes: { label: '会议纪要', as: 'textarea' }, recommendations: { label: '协商建议（每行一条）', max: LIMITS.text },
     },
   },
   assignTask: {
