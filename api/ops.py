@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from api.deps import StateDep
 from api.state import ApiState
-from infra.stream.projector import StreamStatus, stream_status
+from infra.stream.state import StreamStatus, stream_status
 from projections.runner import ViewStatus
 
 PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait for a database connection

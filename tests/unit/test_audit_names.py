@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from infra.cli import build_parser
+from api.entry.cli import build_parser
 from projections.audit import UnitNames, chunked, csv_lines, jsonl_lines
 
 JAN, MAR, JUN = (datetime(2026, m, 1, tzinfo=UTC) for m in (1, 3, 6))
