@@ -2,9 +2,9 @@
 
 `relay_state` (the relay's published position and partition ends), `projector_offsets`
 and `projector_applied` (the projectors' progress and repeats) are written by
-`infra.stream.relay` and `infra.stream.projector`, and read here by both, by the
-runtime and by the API's /readyz and /metrics. Nothing here imports the relay, the
-projector or the runtime.
+`infra.stream.relay` and `infra.stream.projector`; their tables are declared here, and
+read here for the runtime (`Watermark`) and the API's /readyz and /metrics
+(`stream_status`). Nothing here imports the relay, the projector or the runtime.
 
 `Watermark` tells the API up to which store position the read models are
 complete: the relay's published position, lowered to the last position applied on

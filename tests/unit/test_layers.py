@@ -152,6 +152,10 @@ def test_domain_imports_neither_projections_nor_infra() -> None:
     assert _arrows(GRAPH, ("domain",), ("projections", "infra", "api")) == []
 
 
+def test_projections_import_only_the_domain() -> None:
+    assert _arrows(GRAPH, ("projections",), ("infra", "api")) == []
+
+
 def test_the_rules_see_an_arrow_up() -> None:
     graph = {
         "infra.cli": {"api.auth": 7, "infra.bootstrap": 3},
