@@ -12,12 +12,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import HTTP_STATUS, PROBLEM_JSON, error_problem, problem
+from api.errors import (
+    CONNECTION_ERRORS,
+    HTTP_STATUS,
+    PROBLEM_JSON,
+    RETRY_AFTER,
+    database_unreachable,
+    error_problem,
+    problem,
+    unavailable_error,
+)
 from api.limits import BodySizeLimit
 from api.rest.batch import MAX_BATCH_BYTES
 from api.rest.batch import PATH as BATCH_PATH_UNDER_V1
@@ -52,6 +62,8 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api.dev_pages serves /docs with no CDN; no /redoc
+        redoc_url=None,
     )
     app.state.api = state
     app.add_middleware(
@@ -60,6 +72,7 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
     _install_error_handlers(app)
 
     from api.console import mount_console
+    from api.dev_pages import install_docs
     from api.graphql.router import graphql_router
     from api.ops import router as ops_router
     from api.rest import router as rest_router
@@ -67,6 +80,7 @@ def create_app(state: ApiState, *, close_state: bool = False) -> FastAPI:
     app.include_router(graphql_router(), prefix="/graphql")
     app.include_router(rest_router, prefix="/api/v1")
     app.include_router(ops_router)
+    install_docs(app)
     mount_console(app)  # last: the console's `/` must not shadow the routes above
     return app
 
@@ -100,15 +114,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         )
 
-    @app.exception_handler(psycopg.OperationalError)
-    async def database_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        return _problem_response(
-            problem("UNAVAILABLE", "DATABASE_UNAVAILABLE", "the database cannot be reached; retry")
-        )
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _problem_response(error_problem(unavailable_error()))
 
+    for connection_error in CONNECTION_ERRORS:
+        app.add_exception_handler(connection_error, database_down)
+
+    @app.exception_handler(PersistenceError)
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> JSONResponse:
+        if database_unreachable(exc):  # wrapped by a library (e.g. a PersistenceError)
+            return await database_down(request, exc)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _problem_response(
             problem("INTERNAL", "INTERNAL_ERROR", "an internal error occurred; it was logged")
@@ -124,7 +141,7 @@ def _field(error: Any) -> str:
 
 def _problem_response(body: dict[str, object]) -> JSONResponse:
     status = HTTP_STATUS.get(str(body["code"]), 400)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="linkage"'}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

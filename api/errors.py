@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+from eventsourcing import persistence
+
 from domain.errors import LinkageError
+from infra.pools import DatabaseUnreachableError
 
 HTTP_STATUS = {
     "BAD_INPUT": 400,
@@ -26,12 +30,43 @@ HTTP_STATUS = {
     "INTERNAL": 500,
 }
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER = "1"  # seconds, on every 503
+# what a lost or refused connection raises: the driver, the pool (PoolTimeout is an
+# OperationalError), eventsourcing's wrappers of both, and infra.pools' fast failure
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    DatabaseUnreachableError,
+)
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 
 class UnavailableError(LinkageError):
     """The database cannot be reached, or the read models lag beyond the wait."""
 
     code = "UNAVAILABLE"
+
+
+def database_unreachable(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what it wraps) says the database cannot be reached just now."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, CONNECTION_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def unavailable_error() -> UnavailableError:
+    """The refusal every protocol gives while the database cannot be reached."""
+    return UnavailableError(
+        DATABASE_UNAVAILABLE,
+        f"the database cannot be reached just now; retry in {RETRY_AFTER} s "
+        "(a command sent with an Idempotency-Key header is safe to retry)",
+    )
 
 
 def problem(code: str, rule: str, detail: str, **extra: Any) -> dict[str, Any]:

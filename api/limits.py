@@ -1,4 +1,12 @@
-"""Request body size limit (pure ASGI, so streamed bodies are counted too)."""
+"""Request body size limit, for declared and streamed bodies alike.
+
+A body declaring a `Content-Length` over the limit is refused before it is read. A
+streamed one (`Transfer-Encoding: chunked`, no length) is read here, counting, before
+the application sees it, and refused the moment it passes the limit: counting inside
+the application's own reads would not do, since FastAPI turns any failure of its body
+parsing into a plain 400. Both answer 413, BAD_INPUT / REQUEST_TOO_LARGE, on every
+route, REST and /graphql.
+"""
 
 from __future__ import annotations
 
@@ -26,29 +34,31 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, int(declared), limit)
             return
+        chunks: list[bytes] = []
         seen = 0
-        responded = False
-
-        async def limited() -> Message:
-            nonlocal seen
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLargeError(seen)
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away before the body's end: nobody to answer
+            chunk: bytes = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                await self._refuse(send, seen, limit)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        delivered = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal responded
-            if message["type"] == "http.response.start":
-                responded = True
-            await send(message)
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # what follows the body: a disconnect
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLargeError as exc:
-            if not responded:
-                await self._refuse(send, exc.size, limit)
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send, size: int, limit: int) -> None:
         body = problem(
@@ -65,13 +75,8 @@ class BodySizeLimit:
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),  # the rest of the body is never read
                 ],
             }
         )
         await send({"type": "http.response.body", "body": payload})
-
-
-class _TooLargeError(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size

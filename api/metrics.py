@@ -1,4 +1,4 @@
-"""Prometheus metrics (served at /metrics).
+"""Prometheus metrics (served at /metrics, to an operator's token: api.ops).
 
 Command latency and outcomes are counted where commands run (`api.commands`);
 the store head, read-model positions and lag are read when /metrics is scraped.

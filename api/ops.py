@@ -1,30 +1,50 @@
 """Operations: /healthz (alive), /readyz (can serve, and how far behind), /metrics.
 
-No token is needed. The database is probed through the read pool with a short
-timeout, and nothing else is asked of it when that probe fails, so an outage
-answers 503 within seconds instead of holding a worker (or giving a 500).
+Who sees what: the store head, read-model positions and counts are province-wide
+figures, so they go to an *operator* only — a valid token with the AUDITOR role
+for the root unit of the hierarchy (the province; `linkage token issue --unit 62
+--role auditor --ttl 30d` for a Prometheus scraper).
+
+* `/healthz` needs no token: `{"status": "ok"}`.
+* `/readyz` needs no token (a load balancer probes it): anyone else gets the
+  status only (`ready`, `degraded` — 200 —, or `unavailable` — 503 with
+  Retry-After); an operator also gets the database, each read model's position,
+  head, lag and dead letters, the runner, the relay and the problems.
+* `/metrics` needs an operator's token: 401 without a valid one, 403 for any other
+  (FORBIDDEN / METRICS_OPERATOR_ONLY).
+
+Each probe is fresh (nothing is cached): the database is asked for `SELECT 1`
+through the read pool, which hands out live connections only and gives up within
+a fraction of a second (infra.pools), so an outage answers 503 at once and the
+first probe after recovery answers 200.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.auth import Principal, UnauthenticatedError
 from api.deps import StateDep
+from api.errors import RETRY_AFTER, database_unreachable
 from api.state import ApiState
+from domain.errors import ForbiddenError
+from domain.topic import Role
+from domain.units import Level, level_of_code
 from infra.stream.state import StreamStatus, stream_status
 from projections.runner import ViewStatus
 
-PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait for a database connection
+PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait at most for a busy read pool
+OPERATOR_ROLE = Role.AUDITOR
 
 router = APIRouter(tags=["operations"])
 
@@ -88,24 +108,57 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def operator(state: ApiState, authorization: str | None) -> Principal | None:
+    """The caller when it is an operator (see the module doc), else None."""
+    try:
+        principal = state.tokens.principal(authorization)
+    except UnauthenticatedError:
+        return None
+    return principal if _is_operator(state, principal) else None
+
+
+def _is_operator(state: ApiState, principal: Principal) -> bool:
+    """AUDITOR of the root unit (a province code: the top of the five levels) that is
+    not retired — the directory is asked when the database answers; in an outage the
+    code's level decides, so an operator still learns why the probe fails."""
+    if OPERATOR_ROLE not in principal.roles or level_of_code(principal.unit) != Level.PROVINCE:
+        return False
+    try:
+        unit = state.runtime.units.get(principal.unit)
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        return True
+    return unit is not None and unit.parent is None and not unit.retired
+
+
+Authorization = Annotated[
+    str | None, Header(description="An operator's bearer token (AUDITOR of the root unit)")
+]
+
+
 @router.get(
     "/readyz",
-    summary="The database answers; read-model positions, lag and dead letters",
+    summary="The database answers; read-model positions, lag and dead letters (operators)",
     responses={503: {"description": "The database cannot be reached"}},
 )
-def readyz(state: StateDep) -> JSONResponse:
+def readyz(state: StateDep, authorization: Authorization = None) -> JSONResponse:
     found = probe(state)
+    detailed = operator(state, authorization) is not None
     if found.database_error is not None:
-        body: dict[str, Any] = {
-            "status": "unavailable",
-            "database": "unreachable",
-            "reason": f"the database cannot be reached: {found.database_error}",
-            "relay": None,
-        }
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        body: dict[str, Any] = {"status": "unavailable"}
+        if detailed:
+            body |= {
+                "database": "unreachable",
+                "reason": f"the database cannot be reached: {found.database_error}",
+                "relay": None,
+            }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER})
     problems = found.problems
-    body = {
-        "status": "degraded" if problems else "ready",
+    body = {"status": "degraded" if problems else "ready"}
+    if not detailed:
+        return JSONResponse(body)
+    body |= {
         "database": "ok",
         "head": found.head,
         "lag": found.lag,
@@ -129,8 +182,21 @@ def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/metrics", summary="Prometheus text exposition", response_class=Response)
-def metrics(state: StateDep) -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus text exposition (operators: AUDITOR of the root unit)",
+    response_class=Response,
+    responses={401: {"description": "No valid token"}, 403: {"description": "Not an operator"}},
+)
+def metrics(state: StateDep, authorization: Authorization = None) -> Response:
+    principal = state.tokens.principal(authorization)  # 401 without a valid token
+    if not _is_operator(state, principal):
+        raise ForbiddenError(
+            "METRICS_OPERATOR_ONLY",
+            f"/metrics shows province-wide figures: it needs a token with the "
+            f"{OPERATOR_ROLE} role for the root unit, not {', '.join(principal.roles)} "
+            f"of unit {principal.unit}",
+        )
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(StoreCollector(probe(state)))
     return Response(

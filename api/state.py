@@ -16,6 +16,7 @@ from api.auth import TokenService
 from api.commands import CommandService
 from api.metrics import SQL_STATEMENTS
 from infra.bootstrap import Runtime
+from infra.pools import harden
 from infra.secret import signing_secret
 
 READ_POOL_SIZE = 8
@@ -50,9 +51,11 @@ class ApiState:
             open=True,
             name="linkage-reads",
         )
+        harden(reads)  # live connections only; fail fast in an outage (infra.pools)
         state = cls(
             runtime=runtime,
-            tokens=TokenService(signing_secret(runtime.settings)),
+            # the units view itself, not the cached directory: a retirement counts at once
+            tokens=TokenService(signing_secret(runtime.settings), runtime.units_view),
             commands=CommandService(runtime.app),
             reads=reads,
             projecting=projecting,

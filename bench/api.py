@@ -104,7 +104,7 @@ def run(
     home = home.resolve()
     settings = Settings.from_env({"LINKAGE_HOME": str(home)})
     database = start_embedded(home / "pgdata")
-    tokens = TokenService(signing_secret(settings))
+    tokens = TokenService(signing_secret(settings), None)  # the server checks the units
     villages, topic_id, events, topics = _pick(database.conninfo, clients)
     port = _free_port()
     env = {**os.environ, "LINKAGE_HOME": str(home)}

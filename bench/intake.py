@@ -69,7 +69,7 @@ def measure(home: Path, quick: bool, *, stop_server: bool = False) -> dict[str, 
             "load_average_at_start": round(os.getloadavg()[0], 1),
             "target": ">= 20000 events/s",
         }
-        token = TokenService(signing_secret(settings)).issue("62", [Role.INTAKE])
+        token = TokenService(signing_secret(settings), None).issue("62", [Role.INTAKE])
         villages = [p.code for p in places if p.level == Level.VILLAGE]
         results["batch_api"] = _batch_api(home, token, villages, 5 if quick else 20)
         topics = 2_000 if quick else 40_000

@@ -4,11 +4,17 @@ Every command returns a `CommandResult` (the topic id, its new version and the
 event-store position reached, for read-your-writes). Commands on an existing topic
 use optimistic concurrency: with `expected_version` a stale caller gets a
 `ConflictError`; without it the command is re-validated on the fresh state and
-retried a few times, so it succeeds only while it is still valid.
+retried after a jittered, growing pause (`retry_attempts`), so it succeeds only
+while it is still valid, and practically never fails for contention alone. Within
+one process, commands on one topic take turns (a striped lock), so its writers
+queue instead of racing; the retries settle races between processes.
 """
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,9 +34,43 @@ from domain.topic import (
     clean_submitter,
     external_ref_id,
 )
-from domain.units import HierarchyChanges, UnitDirectory, UnitImport, is_within
+from domain.units import HierarchyChanges, UnitDirectory, UnitImport
 
-COMMAND_RETRIES = 5
+# Retries after a lost race: full-jitter exponential backoff (a pause drawn from
+# [0, min(cap, base * 2**n)]), at most 30 attempts and 4 s of pauses in all.
+COMMAND_ATTEMPTS = 30
+RETRY_BASE_SECONDS = 0.005
+RETRY_CAP_SECONDS = 0.25
+RETRY_BUDGET_SECONDS = 4.0
+TOPIC_LOCK_STRIPES = 256  # commands on one topic in one process take turns
+
+
+def retry_attempts(
+    attempts: int = COMMAND_ATTEMPTS,
+    budget: float = RETRY_BUDGET_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[int]:
+    """Attempt numbers 0, 1, ...; before each retry a random pause that grows with the
+    attempt, so writers that collided spread out instead of colliding again."""
+    slept = 0.0
+    for attempt in range(attempts):
+        if attempt:
+            ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
+            pause = min(random.uniform(0, ceiling), budget - slept)
+            if pause > 0:
+                sleep(pause)
+                slept += pause
+        yield attempt
+
+
+def external_ref_used(external_ref: str) -> ConflictError:
+    """A reference of the caller's unit is recorded for a topic the caller cannot see
+    (the hierarchy changed since): refused, naming nothing of that topic."""
+    return ConflictError(
+        "EXTERNAL_REF_USED",
+        f"external_ref {external_ref!r} was already used by this unit for a topic it cannot "
+        "see; use another reference",
+    )
 
 
 class CommandOptions(TypedDict, total=False):
@@ -147,6 +187,7 @@ class LinkageApp(Application[uuid.UUID]):
         super().__init__(env)
         self.units = units
         self.vault: SubmitterVault = vault or NoVault()
+        self._turns = [threading.Lock() for _ in range(TOPIC_LOCK_STRIPES)]
 
     # -- reads -----------------------------------------------------------------------
 
@@ -221,13 +262,13 @@ class LinkageApp(Application[uuid.UUID]):
             topic_id=topic_id,
         )
         if topic.external_ref:
-            existing = self._existing(external_ref_id(topic.external_ref))
+            existing = self._existing(actor, external_ref_id(topic.external_ref, actor.unit))
             if existing is not None:
                 return existing
         try:
             recordings = self.save(topic)
         except IntegrityError:
-            existing = self._existing(topic.id) if topic.external_ref else None
+            existing = self._existing(actor, topic.id) if topic.external_ref else None
             if existing is None:
                 raise ConflictError(
                     "TOPIC_ID_TAKEN", f"a topic with id {topic.id} already exists"
@@ -266,8 +307,9 @@ class LinkageApp(Application[uuid.UUID]):
         """Many submissions, saved in one transaction; each answered on its own.
 
         An invalid submission is answered with its error and never fails the others.
-        An `external_ref` already recorded — or earlier in the same batch — is
-        answered as a duplicate with the existing topic's id, and nothing is written
+        An `external_ref` the caller's unit recorded already — or earlier in the same
+        batch — is answered as a duplicate with the existing topic's id (or refused
+        with EXTERNAL_REF_USED if the caller cannot see it), and nothing is written
         for it twice, even when another batch with the same references races this
         one: the loser's save fails on the event store's uniqueness, and it looks
         again which references are recorded now.
@@ -276,7 +318,7 @@ class LinkageApp(Application[uuid.UUID]):
         if preload is not None:  # one query for the batch's places, not one per item
             preload({str(s.get("location", "")) for s in submissions})
         outcomes: dict[int, Outcome] = {}
-        for _attempt in range(COMMAND_RETRIES):
+        for _attempt in retry_attempts():
             fresh: dict[uuid.UUID, tuple[int, Topic]] = {}
             for index, submission in enumerate(submissions):
                 if index in outcomes:
@@ -292,8 +334,8 @@ class LinkageApp(Application[uuid.UUID]):
                 fresh[topic.id] = (index, topic)
             referenced = [tid for tid, (_, topic) in fresh.items() if topic.external_ref]
             for topic_id in self._recorded(referenced):
-                index, _ = fresh.pop(topic_id)
-                outcomes[index] = Outcome(topic_id, duplicate=True)
+                index, topic = fresh.pop(topic_id)
+                outcomes[index] = self._duplicate(actor, topic_id, topic.external_ref or "")
             if not fresh:
                 return BatchResult(self._ordered(outcomes, submissions), self.head_position())
             # The events go to the store directly: `save` checks every object against
@@ -311,7 +353,7 @@ class LinkageApp(Application[uuid.UUID]):
             return BatchResult(self._ordered(outcomes, submissions), position)
         raise ConflictError(
             "CONCURRENT_UPDATE",
-            f"the batch kept colliding with concurrent submissions after {COMMAND_RETRIES} "
+            f"the batch kept colliding with concurrent submissions after {COMMAND_ATTEMPTS} "
             "attempts; retry it",
         )
 
@@ -326,12 +368,27 @@ class LinkageApp(Application[uuid.UUID]):
     def _ordered(outcomes: dict[int, Outcome], submissions: Sequence[Submission]) -> list[Outcome]:
         return [outcomes[i] for i in range(len(submissions))]
 
-    def _existing(self, topic_id: uuid.UUID) -> CommandResult | None:
+    def _existing(self, actor: Actor, topic_id: uuid.UUID) -> CommandResult | None:
+        """The duplicate answer for a recorded reference, None if none is recorded;
+        only a topic the caller sees is answered (EXTERNAL_REF_USED otherwise)."""
         try:
             topic = self.get_topic(topic_id)
         except NotFoundError:
             return None
+        if not topic.can_see(actor.unit, self.units):
+            raise external_ref_used(topic.external_ref or "")
         return CommandResult(topic.id, topic.version, self.head_position(), duplicate=True)
+
+    def _duplicate(self, actor: Actor, topic_id: uuid.UUID, external_ref: str) -> Outcome:
+        """A batch item whose reference is recorded: a duplicate of a topic the caller
+        sees, else refused like a single submission."""
+        try:
+            existing = self._existing(actor, topic_id)
+        except ConflictError as err:
+            return Outcome(error=err)
+        if existing is None:  # a topic id without a topic: not a reference of ours
+            return Outcome(error=external_ref_used(external_ref))
+        return Outcome(topic_id, duplicate=True)
 
     # -- the command loop --------------------------------------------------------------
 
@@ -353,21 +410,23 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         """Load, act, save; `also` holds other topics the action changed (it may
         refill it on each attempt), saved in the same transaction."""
-        for _ in range(COMMAND_RETRIES):
-            topic = self.visible_topic(actor, topic_id)
-            if expected_version is not None and topic.version != expected_version:
-                raise _stale(topic_id, expected_version, topic.version)
-            created = action(topic)
-            try:
-                recordings = self.save(topic, *also)
-            except IntegrityError:
-                if expected_version is not None:
-                    raise _stale(topic_id, expected_version, None) from None
-                continue
+        turn = self._turns[topic_id.int % TOPIC_LOCK_STRIPES]
+        for _ in retry_attempts():
+            with turn:  # held for one attempt, never while pausing
+                topic = self.visible_topic(actor, topic_id)
+                if expected_version is not None and topic.version != expected_version:
+                    raise _stale(topic_id, expected_version, topic.version)
+                created = action(topic)
+                try:
+                    recordings = self.save(topic, *also)
+                except IntegrityError:
+                    if expected_version is not None:
+                        raise _stale(topic_id, expected_version, None) from None
+                    continue
             return CommandResult(topic.id, topic.version, recordings[-1].notification.id, created)
         raise ConflictError(
             "CONCURRENT_UPDATE",
-            f"topic {topic_id} kept changing under {COMMAND_RETRIES} attempts; try again",
+            f"topic {topic_id} kept changing under {COMMAND_ATTEMPTS} attempts; try again",
         )
 
     # -- commands ----------------------------------------------------------------------
@@ -401,20 +460,15 @@ class LinkageApp(Application[uuid.UUID]):
         target: list[Topic] = []
 
         def merge(topic: Topic) -> None:
-            target[:] = [self._merge_target(actor, topic, into)]  # fresh on every attempt
+            target[:] = [self._merge_target(actor, into)]  # fresh on every attempt
             topic.merge_into(target[0], actor, self.units, reason, at)
 
         return self._execute(actor, topic_id, merge, ev, also=target)
 
-    def _merge_target(self, actor: Actor, topic: Topic, into: uuid.UUID) -> Topic:
-        """The target, if the actor sees it or it is held above the topic's owner (a
-        topic may merge into an ancestor's topic the actor cannot otherwise see)."""
-        target = self.get_topic(into)
-        if target.can_see(actor.unit, self.units) or is_within(
-            self.units, topic.owner, target.owner
-        ):
-            return target
-        raise NotFoundError("TOPIC_NOT_FOUND", f"topic {into} does not exist")
+    def _merge_target(self, actor: Actor, into: uuid.UUID) -> Topic:
+        """The target, if the actor sees it: a hidden target is answered exactly as a
+        missing one (nothing is written into a topic the actor cannot read)."""
+        return self.visible_topic(actor, into)
 
     def escalate_topic(
         self,

@@ -9,6 +9,7 @@ the contract; each event's `apply` only changes state, never decides.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,14 @@ from typing import Any, TypedDict, TypeVar
 from eventsourcing.domain import Aggregate
 
 from domain.errors import BadInputError, ForbiddenError, NotFoundError, RuleViolationError
-from domain.units import Unit, UnitDirectory, is_ancestor, is_within, require_unit
+from domain.units import (
+    Unit,
+    UnitDirectory,
+    is_ancestor,
+    is_within,
+    may_see_unit,
+    require_unit,
+)
 
 EXTERNAL_REF_NAMESPACE = uuid.UUID("1f0c3d1e-8b7a-4c55-9e0f-2b6a7d4c9e31")
 
@@ -237,6 +245,8 @@ def check_text(
     value: str | None, name: str, *, limit: int = MAX_TEXT, required: bool = True
 ) -> str:
     text = (value or "").strip()
+    if not is_visible_text(text):  # zero-width spaces and the like read as blank
+        text = ""
     if required and not text:
         raise BadInputError("FIELD_REQUIRED", f"{name} must not be blank")
     if len(text) > limit:
@@ -244,6 +254,22 @@ def check_text(
             "FIELD_TOO_LONG", f"{name} has {len(text)} characters; at most {limit} are allowed"
         )
     return check_storable(text, name)
+
+
+# Characters that render as nothing: format characters (zero-width space U+200B,
+# non-joiner U+200C, joiner U+200D, word joiner U+2060, BOM U+FEFF, ...), space and
+# line separators, and the Hangul fillers that fonts draw blank.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
+BLANK_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def is_visible_text(text: str) -> bool:
+    """True when something of `text` would show: it is not only whitespace and
+    invisible characters."""
+    return not all(
+        ch.isspace() or ch in BLANK_FILLERS or unicodedata.category(ch) in INVISIBLE_CATEGORIES
+        for ch in text
+    )
 
 
 T = TypeVar("T")
@@ -295,9 +321,11 @@ def parse_enum(enum: type[E], value: str | E, name: str) -> E:
         raise BadInputError("INVALID_VALUE", f"{name} {value!r} is not one of: {allowed}") from None
 
 
-def external_ref_id(external_ref: str) -> uuid.UUID:
-    """The topic id an external reference always maps to (idempotent submission)."""
-    return uuid.uuid5(EXTERNAL_REF_NAMESPACE, external_ref)
+def external_ref_id(external_ref: str, unit: str) -> uuid.UUID:
+    """The topic id an external reference from `unit` always maps to (idempotent
+    submission). The key is (reference, submitting unit): a reference is unique within
+    the sender's area only, so one area can neither find nor block another's topics."""
+    return uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{unit}\x1f{external_ref}")
 
 
 # -- the aggregate -------------------------------------------------------------------
@@ -601,16 +629,11 @@ class Topic(Aggregate):
                 "ROLE_NOT_PERMITTED",
                 f"role {actor.role.value} may not submit a topic; allowed roles: {names}",
             )
-        place = _active_unit(units, location, "location unit")
-        if not is_within(units, place.code, actor.unit):
-            raise ForbiddenError(
-                "SUBMIT_OUTSIDE_SUBTREE",
-                f"{actor.unit} may submit topics only within its own area; "
-                f"location {place.code} ({place.name}) is outside it",
-            )
+        # A place outside the submitter's area reads exactly as an unknown code.
+        place = _active_unit(units, location, "location unit", actor.unit, within=actor.unit)
         ref = check_text(external_ref, "external_ref", limit=MAX_SHORT, required=False) or None
         if topic_id is None:
-            topic_id = external_ref_id(ref) if ref else uuid.uuid4()
+            topic_id = external_ref_id(ref, actor.unit) if ref else uuid.uuid4()
         timestamp = datetime.now(UTC) if at is None else check_time(at, "time")
         return cls._create(
             cls.TopicSubmitted,
@@ -757,7 +780,7 @@ class Topic(Aggregate):
                 f"{owner.code} ({owner.name}) has no higher level to escalate to",
             )
         target = _active_unit(
-            units, owner.parent if to_unit is None else to_unit, "escalation target"
+            units, owner.parent if to_unit is None else to_unit, "escalation target", actor.unit
         )
         if target.code not in owner.ancestors:
             raise RuleViolationError(
@@ -810,7 +833,7 @@ class Topic(Aggregate):
         self._check_owner(actor, "delegate the topic")
         self._check_stage(MOVABLE_STAGES, "delegate the topic")
         self._check_no_pending("delegate the topic")
-        target = _active_unit(units, to_unit, "delegation target")
+        target = _active_unit(units, to_unit, "delegation target", actor.unit)
         if not is_ancestor(units, self.owner, target.code):
             raise RuleViolationError(
                 "DELEGATION_TARGET_NOT_DESCENDANT",
@@ -984,7 +1007,7 @@ class Topic(Aggregate):
         at: datetime | None = None,
     ) -> None:
         self._check_owner(actor, "invite a co-organiser")
-        invited = _active_unit(units, unit, "co-organiser")
+        invited = _active_unit(units, unit, "co-organiser", actor.unit)
         if invited.code == self.owner or invited.code in self.co_organizers:
             raise RuleViolationError(
                 "ALREADY_CO_ORGANIZER", f"{invited.code} already takes part in topic {self.id}"
@@ -1164,7 +1187,7 @@ class Topic(Aggregate):
                 "TASK_BEFORE_DELIBERATION",
                 "tasks are assigned after a deliberation is held; no meeting has been held yet",
             )
-        unit = _active_unit(units, handler_unit, "handler unit")
+        unit = _active_unit(units, handler_unit, "handler unit", actor.unit)
         now = self._now(at)
         due = check_time(due, "due")
         _check_future(due, now, "due")
@@ -1486,12 +1509,18 @@ def merged_units(owner: str, location: str | None) -> list[str]:
     return [owner] if location in (None, owner) else [owner, location]
 
 
-def _active_unit(units: UnitDirectory, code: str, what: str) -> Unit:
+def _active_unit(
+    units: UnitDirectory, code: str, what: str, viewer: str, *, within: str | None = None
+) -> Unit:
+    """The unit a caller names, if it exists, lies `within` the given subtree (when
+    one is given) and is not retired. A unit outside `within` reads exactly as an
+    unknown code; a retired unit is named only to a viewer who may see that unit."""
     unit = units.get(code)
-    if unit is None:
+    if unit is None or (within is not None and not is_within(units, unit.code, within)):
         raise NotFoundError("UNIT_NOT_FOUND", f"{what} {code!r} is not a known unit")
     if unit.retired:
-        raise RuleViolationError("UNIT_RETIRED", f"{what} {code} ({unit.name}) is retired")
+        named = f"{unit.code} ({unit.name})" if may_see_unit(units, viewer, unit.code) else code
+        raise RuleViolationError("UNIT_RETIRED", f"{what} {named} is retired")
     return unit
 
 

@@ -119,6 +119,11 @@ def is_within(units: UnitDirectory, unit_code: str, scope: str) -> bool:
     return unit_code == scope or is_ancestor(units, scope, unit_code)
 
 
+def may_see_unit(units: UnitDirectory, viewer: str, code: str) -> bool:
+    """True when `viewer` may browse unit `code`: its own subtree and its ancestors."""
+    return is_within(units, code, viewer) or is_within(units, viewer, code)
+
+
 class InMemoryUnitDirectory:
     """A directory held in a dict: for tests and small hierarchies."""
 

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from domain.application import LinkageApp
 from infra.database import Database, open_database
+from infra.pools import harden
 from infra.privacy import PersonalDataVault
 from infra.secret import signing_secret
 from infra.settings import Settings
@@ -97,6 +98,7 @@ def build_runtime(
     vault = PersonalDataVault(database.datastore(pool_size=1), _secret_of(settings))
     vault.create_table()
     app = LinkageApp(env=database.eventsourcing_env(pool_size), units=units, vault=vault)
+    harden(app.recorder.datastore.pool)  # type: ignore[attr-defined]
     return Runtime(settings, database, app, units_view, units, vault)
 
 

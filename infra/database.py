@@ -14,6 +14,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from infra.pools import BUSY_WAIT, CONNECT_TIMEOUT, harden
 from infra.settings import Settings
 
 EMBEDDED_DBNAME = "linkage"
@@ -64,12 +65,13 @@ class Database:
             "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            "POSTGRES_CONNECT_TIMEOUT": str(round(BUSY_WAIT)),  # the pool's wait; see infra.pools
             "APPLICATION_RECORDER_TOPIC": "infra.recorder:LinkageRecorder",
         }
 
     def datastore(self, pool_size: int = 2, schema: str = "") -> PostgresDatastore:
         p = self.params
-        return PostgresDatastore(
+        datastore = PostgresDatastore(
             schema=schema,
             dbname=str(p.get("dbname", "")),
             host=str(p.get("host", "localhost")),
@@ -79,10 +81,13 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size * 2,
             idle_in_transaction_session_timeout=60,
+            connect_timeout=BUSY_WAIT,  # the library's name for the pool's wait
         )
+        harden(datastore.pool)
+        return datastore
 
     def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        return psycopg.connect(self.conninfo, autocommit=True)
+        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
 
 
 def start_embedded(pgdata: Path, dbname: str = EMBEDDED_DBNAME) -> Database:

@@ -1,6 +1,8 @@
 """The `linkage` command line: the contract for operators and scripts (DESIGN §8).
 
-Every failure prints one clear line and exits non-zero; long work shows progress.
+Every failure prints one clear line and exits non-zero: 2 for a command line that is
+not valid (argparse's own errors, a value out of range such as `--ttl`), 1 for any
+other failure; long work shows progress.
 """
 
 from __future__ import annotations
@@ -163,6 +165,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"({where}, {workers}); Ctrl-C stops",
             flush=True,
         )
+        print(
+            "linkage: /healthz and /readyz (status only) need no token; /metrics and "
+            "/readyz's detail need an operator's: linkage token issue --unit <province> "
+            "--role auditor",
+            flush=True,
+        )
         with stop_on_sigterm():
             serve(settings, args.host, args.port, args.workers, runtime=runtime)
     print("linkage: stopped", file=sys.stderr)
@@ -236,19 +244,28 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     from api.auth import TokenService, parse_roles, parse_ttl
     from infra.secret import signing_secret
 
-    roles = parse_roles(args.role)
-    ttl = parse_ttl(args.ttl)
+    try:  # the command line itself first: refused before the database starts
+        roles = parse_roles(args.role)
+        ttl = parse_ttl(args.ttl)
+    except LinkageError as exc:
+        raise UsageError(str(exc)) from None
     settings = Settings.from_env()
-    # issued first: a lifetime out of range is refused before the database starts
-    token = TokenService(signing_secret(settings)).issue(args.unit, roles, args.user, ttl)
+    tokens = TokenService(signing_secret(settings), None)
     with bootstrap(settings) as runtime:
-        if runtime.units.get(args.unit) is None:
+        unit = runtime.units_view.get(args.unit)  # the table, not a cache: retired now?
+        if unit is None:
             raise LinkageError(
                 "UNIT_NOT_FOUND",
                 f"unit {args.unit!r} is not in the imported hierarchy "
                 "(`linkage units show CODE` looks one up)",
             )
-    print(token)
+        if unit.retired:
+            raise LinkageError(
+                "UNIT_RETIRED",
+                f"unit {unit.code} ({unit.name}) was retired by a hierarchy import; "
+                "a token is issued only for an active unit",
+            )
+    print(tokens.issue(args.unit, roles, args.user, ttl))
     return 0
 
 
@@ -353,6 +370,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"store position {report.position}"
         )
     return 0
+
+
+class UsageError(Exception):
+    """A command line whose values are not valid (exit status 2, as argparse's own)."""
 
 
 class ListenError(Exception):
@@ -585,6 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except BrokenPipeError:
         return output_closed()
+    except UsageError as exc:
+        print(f"linkage: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KNOWN_FAILURES as exc:
         print(f"linkage: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

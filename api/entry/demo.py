@@ -255,7 +255,8 @@ def print_welcome(
     hours = int(TOKEN_TTL.total_seconds() // 3600)
     out(f"Linkage API on {url}")
     out(f"  GraphiQL   {url}/graphql")
-    out(f"  REST docs  {url}/docs      health {url}/healthz  {url}/readyz  metrics {url}/metrics")
+    out(f"  REST docs  {url}/docs      health {url}/healthz  {url}/readyz")
+    out(f"  metrics    {url}/metrics   (and /readyz in detail) with the auditor's token below")
     out("")
     out(f"Tokens (valid {hours} h), one per level; send as  Authorization: Bearer <token>")
     for login in LOGINS:

@@ -20,11 +20,12 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api.auth import Principal, UnauthenticatedError
+from api.deps import request_principal
 from api.errors import UnavailableError
 from api.personal import may_read_submitter, may_read_submitters, open_submitter
 from api.state import ApiState
 from domain.application import CommandResult
-from domain.errors import BadInputError
+from domain.errors import BadInputError, LinkageError, NotFoundError
 from projections import queries
 from projections.audit import events_as_of, replayed_topic
 from projections.queries import TopicRow, UnitRow
@@ -38,7 +39,7 @@ class Context(BaseContext):
         state: ApiState,
         request: Request,
         principal: Principal | None,
-        auth_error: UnauthenticatedError | None,
+        auth_error: LinkageError | None,
     ) -> None:
         super().__init__()
         self.state = state
@@ -53,7 +54,8 @@ class Context(BaseContext):
 
     @property
     def viewer(self) -> Principal:
-        """The caller; UNAUTHENTICATED for a missing, invalid or expired token."""
+        """The caller; UNAUTHENTICATED for a missing, invalid or expired token (or
+        UNAVAILABLE when the token's unit could not be looked up)."""
         if self.principal is None:
             raise self.auth_error or UnauthenticatedError(
                 "TOKEN_MISSING", "send a bearer token: Authorization: Bearer <token>"
@@ -123,10 +125,16 @@ class Context(BaseContext):
     ) -> TopicRow | None:
         """The topic replayed from the event store by the read model's own code; with
         `version`, as it stood at that version (as a command left it, whatever
-        commands came after)."""
-        app = self.state.runtime.app
+        commands came after). None when the viewer cannot see the topic now: the same
+        rule as `topic(id)`, judged on the store (the read models may lag a command)."""
+        app, viewer = self.state.runtime.app, self.viewer.unit
 
         def replayed() -> TopicRow | None:
+            try:
+                if not app.get_topic(topic_id).can_see(viewer, app.units):
+                    return None
+            except NotFoundError:
+                return None
             events = app.events.get(topic_id, lte=version)
             return replayed_topic(cast(Iterable[Aggregate.Event], events), app.units)
 
@@ -158,9 +166,7 @@ class Context(BaseContext):
 
 async def get_context(request: Request) -> Context:
     state: ApiState = request.app.state.api
-    try:
-        principal = state.tokens.principal(request.headers.get("authorization"))
-        error = None
-    except UnauthenticatedError as err:
-        principal, error = None, err
-    return Context(state=state, request=request, principal=principal, auth_error=error)
+    found = await request_principal(request)
+    if isinstance(found, LinkageError):
+        return Context(state=state, request=request, principal=None, auth_error=found)
+    return Context(state=state, request=request, principal=found, auth_error=None)

@@ -1,11 +1,13 @@
-"""POST /graphql (and GraphiQL on GET), with the read models' position in every
-authenticated response's `extensions` and error codes on every error.
+"""POST /graphql (and GraphiQL on GET, vendored: api.dev_pages), with the read
+models' position in every authenticated response's `extensions` and error codes
+on every error.
 
 * `extensions.readModels` is answered only to a valid token: it is the store's
   global head, nothing for an anonymous caller. When it cannot be read (the
   database went away after a command committed) an answer that holds data still
   goes out, with `readModels: null` and a note (`readModelsUnavailable`): the
-  command's result is never replaced by a 503.
+  command's result is never replaced by a 503, and an answer whose errors say
+  UNAVAILABLE (the database is down) keeps them.
 * A mutation sent with an `Idempotency-Key` header runs once: a retry with the
   same key and the same request (query, variables, operation name) gets the first
   answer back (`Idempotent-Replayed: true`); the same key on another request is
@@ -26,7 +28,7 @@ from typing import Any
 from anyio import from_thread, to_thread
 from cross_web import HTTPException as GraphQLHTTPError
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from graphql import (
     GraphQLError,
     OperationDefinitionNode,
@@ -40,11 +42,13 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from api.auth import Principal, UnauthenticatedError
-from api.errors import HTTP_STATUS
+from api.auth import Principal
+from api.deps import request_principal
+from api.dev_pages import graphiql_page
+from api.errors import HTTP_STATUS, RETRY_AFTER, database_unreachable, unavailable_error
 from api.graphql.context import get_context
 from api.graphql.schema import MAX_TOKENS, build_schema, format_error
-from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, fingerprint
+from api.rest.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, Scope, fingerprint
 from api.rest.responses import REPLAYED_HEADER
 from api.state import ApiState
 from domain.errors import ConflictError
@@ -53,10 +57,12 @@ log = logging.getLogger("linkage.graphql")
 
 MAX_RESPONSE_BYTES = 8_000_000
 ROUTE = "POST /graphql"  # the idempotency scope's route
-NO_PRINCIPAL = object()
 
 
 class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page(request)  # strawberry's page, with no CDN (api.dev_pages)
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
@@ -109,7 +115,7 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
         root_value: Any,
     ) -> Response | WebSocket:
         """The mutation run at most once for (caller, key): see the module doc."""
-        principal = _principal(request)
+        principal = await _principal(request)
         if principal is None:  # UNAUTHENTICATED, as without the key
             return await self._answer(request, context, root_value)
         if not 1 <= len(key) <= MAX_KEY_LENGTH:
@@ -133,7 +139,7 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
         store = IdempotencyStore(state.reads)
         try:
             answer = await to_thread.run_sync(
-                lambda: store.once(_scope(principal), key, request_id, run)
+                lambda: store.once(Scope.of(principal, ROUTE), key, request_id, run)
             )
         except _NotStoredError as exc:
             return exc.response
@@ -141,6 +147,14 @@ class LinkageGraphQLRouter(GraphQLRouter[Any, None]):
             return await _refused(
                 request, exc.message, HTTP_STATUS[exc.code], code=exc.code, rule=exc.rule
             )
+        except Exception as exc:  # the key's store is in the database too
+            if not database_unreachable(exc):
+                raise
+            down = unavailable_error()
+            log.warning("database unavailable for an idempotent mutation: %s", exc)
+            refusal = await _refused(request, down.message, 200, code=down.code, rule=down.rule)
+            refusal.headers["Retry-After"] = RETRY_AFTER
+            return refusal
         return await self._respond(request, answer, replayed=answer.replayed)
 
     async def _respond(self, request: Request, answer: Answer, *, replayed: bool) -> Response:
@@ -192,25 +206,10 @@ async def _read(request: Request) -> _Reading:
     return _Reading(operation=None if operation is None else operation.operation, payload=payload)
 
 
-def _principal(request: Request) -> Principal | None:
-    """The caller of a valid token, or None (verified once per request)."""
-    cached = getattr(request.state, "linkage_principal", NO_PRINCIPAL)
-    if cached is None or isinstance(cached, Principal):
-        return cached
-    state: ApiState = request.app.state.api
-    try:
-        principal: Principal | None = state.tokens.principal(request.headers.get("authorization"))
-    except UnauthenticatedError:
-        principal = None
-    request.state.linkage_principal = principal
-    return principal
-
-
-def _scope(principal: Principal) -> str:
-    """Whose stored answers a key names: the same user in another unit or with other
-    roles, or on REST, never gets this one."""
-    roles = ",".join(sorted(str(r) for r in principal.roles))
-    return "\x1f".join((principal.user_id, principal.unit, roles, ROUTE))
+async def _principal(request: Request) -> Principal | None:
+    """The caller of a valid token, or None."""
+    found = await request_principal(request)
+    return found if isinstance(found, Principal) else None
 
 
 def _answered(data: object) -> bool:
@@ -219,16 +218,16 @@ def _answered(data: object) -> bool:
 
 
 async def _extensions(request: Request, *, answered: bool) -> dict[str, Any] | None:
-    """The read models' standing for a valid token (None for anyone else). If it cannot
-    be read, an answer holding data still goes out with a note; one without data
-    fails as the database does (503)."""
-    if _principal(request) is None:
+    """The read models' standing for a valid token (None for anyone else). If the
+    database cannot be reached, the answer (its data, or its errors, which then say
+    UNAVAILABLE) still goes out with `readModels: null` and a note."""
+    if await _principal(request) is None:
         return None
     state: ApiState = request.app.state.api
     try:
         return await to_thread.run_sync(lambda: read_models(state))
     except Exception as exc:
-        if not answered:
+        if not (answered or database_unreachable(exc)):
             raise
         log.warning("the read models' standing could not be read for an answer: %r", exc)
         return {

@@ -4,7 +4,9 @@ Limits (DESIGN §6): query depth, aliases, tokens and cost (api.graphql.cost),
 checked before execution; `first` ≤ 100 is checked by the read queries. Every
 error leaves with a `code`: a `LinkageError` keeps its own code and rule; an
 error from parsing, validation or argument coercion (no field path) is
-BAD_INPUT; anything else is INTERNAL, logged here with its traceback and shown
+BAD_INPUT; a lost or refused database connection (any driver, pool or library
+error for one: api.errors.CONNECTION_ERRORS) is UNAVAILABLE / DATABASE_UNAVAILABLE;
+anything else is INTERNAL, logged here with its traceback and shown
 to the client without details.
 """
 
@@ -27,6 +29,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.errors import database_unreachable, unavailable_error
 from api.graphql.cost import CostLimit, DepthLimit
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
@@ -65,14 +68,19 @@ class LinkageSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if error_code(error) == "INTERNAL":
+            code = error_code(error)
+            if code == "INTERNAL":
                 log.error("GraphQL resolver failed", exc_info=error.original_error)
+            elif code == "UNAVAILABLE" and not isinstance(error.original_error, LinkageError):
+                log.warning("database unavailable in GraphQL: %s", error.original_error)
 
 
 def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, LinkageError):
         return original.code
+    if database_unreachable(original):
+        return "UNAVAILABLE"
     if original is None or not error.path or isinstance(original, UNSTORABLE_INPUT):
         return "BAD_INPUT"
     return "INTERNAL"
@@ -84,6 +92,8 @@ def format_error(error: GraphQLError) -> dict[str, object]:
     code = error_code(error)
     original = error.original_error
     extensions: dict[str, object] = {"code": code}
+    if code == "UNAVAILABLE" and not isinstance(original, LinkageError):
+        original = unavailable_error()
     if isinstance(original, LinkageError):
         extensions["rule"] = original.rule
         formatted["message"] = original.message

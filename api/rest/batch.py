@@ -57,7 +57,7 @@ class ItemResult(BaseModel):
         description="the new topic, or for a DUPLICATE the topic its externalRef names"
     )
     code: str | None = Field(description="for an ERROR: BAD_INPUT, FORBIDDEN, NOT_FOUND, …")
-    rule: str | None = Field(description="for an ERROR: the rule, e.g. SUBMIT_OUTSIDE_SUBTREE")
+    rule: str | None = Field(description="for an ERROR: the rule, e.g. UNIT_NOT_FOUND")
     message: str | None = Field(description="for an ERROR: what was wrong, naming the values")
 
 

@@ -25,6 +25,7 @@ from api.rest.idempotency import (
     RETENTION,
     Answer,
     IdempotencyStore,
+    Scope,
     fingerprint,
 )
 from api.rest.responses import REPLAYED_HEADER, CommandResponse, command_responses
@@ -40,6 +41,7 @@ class CommandRoute:
     creates: bool = False  # 201 Created (200 when an externalRef finds the topic)
 
 
+ROUTE = "POST /api/v1"  # the idempotency scope's route (the fingerprint holds the path)
 EXTERNAL_REF = "external_ref"  # a body with it may find an existing topic instead
 
 
@@ -286,4 +288,4 @@ def answer_command(
         request.method, request.url.path, command.model_dump(mode="json", by_alias=True)
     )
     store = IdempotencyStore(state.reads)
-    return store.once(principal.user_id, idempotency_key, request_id, execute)
+    return store.once(Scope.of(principal, ROUTE), idempotency_key, request_id, execute)

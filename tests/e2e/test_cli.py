@@ -195,44 +195,49 @@ def test_token_issue_prints_only_a_token_that_verifies_with_the_same_secret(
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1
-    principal = TokenService(SECRET).verify(done.stdout.strip())
+    principal = TokenService(SECRET, None).verify(done.stdout.strip())
     assert (principal.user_id, principal.unit) == ("sun.wei", "620102")
     assert principal.roles == (Role.STAFF, Role.LEADER)
     assert timedelta(minutes=119) < principal.expires_at - datetime.now(UTC) <= timedelta(hours=2)
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "status", "message"),
     [
         pytest.param(
             ["--unit", "629999", "--role", "staff"],
+            1,
             "linkage: error: UNIT_NOT_FOUND: unit '629999' is not in the imported hierarchy",
             id="unknown unit",
         ),
         pytest.param(
             ["--unit", "62", "--role", "staff,boss"],
+            2,
             "linkage: error: INVALID_VALUE: role 'boss' is not one of: "
             "staff, leader, handler, member, auditor, intake",
             id="unknown role",
         ),
         pytest.param(
             ["--unit", "62", "--role", "staff", "--ttl", "8 hours"],
+            2,
             "linkage: error: TOKEN_TTL_INVALID: --ttl '8 hours' must look like 90s, 30m, 8h or 7d",
             id="malformed ttl",
         ),
         pytest.param(
             ["--unit", "62", "--role", "staff", "--ttl", "90d"],
-            "linkage: error: TOKEN_TTL_OUT_OF_RANGE: a token lives between 1 s and 30 days",
+            2,
+            "linkage: error: TOKEN_TTL_OUT_OF_RANGE: --ttl '90d' is out of range: "
+            "a token lives between 1 s and 30 days",
             id="ttl too long",
         ),
     ],
 )
 def test_token_issue_refuses_unknown_units_roles_and_lifetimes_in_one_line(
-    database: Database, tmp_path: Path, args: list[str], message: str
+    database: Database, tmp_path: Path, args: list[str], status: int, message: str
 ) -> None:
     done = _linkage(database, tmp_path, "token", "issue", *args)
 
-    assert done.returncode == 1
+    assert done.returncode == status  # 2: the command line is not valid
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stderr.startswith(message)

@@ -1,4 +1,6 @@
-"""/healthz, /readyz and /metrics as a load balancer and Prometheus see them."""
+"""/healthz, /readyz and /metrics as a load balancer and Prometheus see them: with an
+operator's token (AUDITOR of the province), which /metrics needs and for which
+/readyz details its answer (tests/e2e/test_security_ops.py: what others see)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from domain.errors import NotFoundError
+from domain.topic import Role
 from infra.database import Database
 from tests.e2e.conftest import Live
-from tests.utils.factories import VILLAGE, submission
+from tests.utils.factories import PROVINCE, VILLAGE, submission
 
 
 def _get(live: Live, path: str) -> httpx.Response:
-    return httpx.get(live.url + path, timeout=10)
+    operator = live.headers(PROVINCE, Role.AUDITOR)
+    return httpx.get(live.url + path, headers=operator, timeout=10)
 
 
 def _submit(live: Live, title: str = "小区二次供水水压不足") -> int:

@@ -146,8 +146,8 @@ def test_items_follow_the_permissions_of_a_single_submission(live: Live, api: ht
 
     assert [r["status"] for r in township["results"]] == ["CREATED", "ERROR"]
     assert (township["results"][1]["code"], township["results"][1]["rule"]) == (
-        "FORBIDDEN",
-        "SUBMIT_OUTSIDE_SUBTREE",
+        "NOT_FOUND",
+        "UNIT_NOT_FOUND",
     )
     refused(handler, 403, "FORBIDDEN", "ROLE_NOT_PERMITTED")
     assert Counter(r["status"] for r in village["results"]) == {"ERROR": 1}

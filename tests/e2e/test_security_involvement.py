@@ -150,10 +150,21 @@ def build(s: Scenario) -> None:
     s.command(TOWNSHIP, COMMENT, "CommentInput", topicId=refused, text="街道另行安排")
 
     fed = s.ids["fed"] = s.submit(COUNTY, COUNTY, "城关区老旧小区二次供水改造")
+    # a merge target must be visible: VILLAGE sees `fed` while COUNTY's delegation of it
+    # is pending, and COUNTY cancels it after the merge (the merge is all that is left)
+    s.command(
+        COUNTY,
+        "delegateTopic",
+        "DelegateTopicInput",
+        topicId=fed,
+        toUnit=VILLAGE,
+        instructions="请核实",
+    )
     source = s.ids["source"] = s.submit(VILLAGE, VILLAGE, "畅家巷6号楼二次供水水压不足")
     s.command(
         VILLAGE, "mergeTopic", "MergeTopicInput", topicId=source, intoTopicId=fed, reason="同一诉求"
     )
+    s.command(COUNTY, "cancelTransfer", "TopicReasonInput", topicId=fed, reason="区里统筹")
     s.command(COUNTY, COMMENT, "CommentInput", topicId=fed, text="区里统一改造")
 
     below = s.ids["fed_below"] = s.submit(COUNTY, TOWNSHIP, "酒泉路街道供暖管网改造")
@@ -263,7 +274,9 @@ def test_a_village_that_merged_its_topic_reads_the_target_but_may_not_comment(
     assert s.topic(VILLAGE, "fed") == {"topicId": s.ids["fed"], "stage": "COLLECTED"}
     assert s.timeline(VILLAGE, "fed") == [
         ("TopicSubmitted", COUNTY),
+        ("DelegationRequested", COUNTY),
         ("TopicAbsorbed", VILLAGE),
+        ("TransferCancelled", COUNTY),
         ("CommentAdded", COUNTY),
     ]
     assert_comment_refused_as_ended(s, VILLAGE, "fed", "TopicAbsorbed")

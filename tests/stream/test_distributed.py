@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.topic import Role
 from infra.bootstrap import Runtime
 from infra.simulate import Simulator
 from tests.e2e.test_graphql_scenario import make_sessions
@@ -18,7 +19,7 @@ from tests.e2e.test_graphql_scenario import (
     test_a_topic_goes_through_six_steps_escalated_village_township_county as six_steps,
 )
 from tests.utils.cluster import Cluster
-from tests.utils.factories import SMALL_HIERARCHY, VILLAGE
+from tests.utils.factories import PROVINCE, SMALL_HIERARCHY, VILLAGE
 from tests.utils.kafka import Broker
 from tests.utils.views import read_model_tables
 
@@ -47,8 +48,11 @@ def assert_equal_to_a_rebuild(runtime: Runtime) -> None:
     assert all(s.dead_letters == 0 for s in runner.status())
 
 
-def readyz(url: str) -> dict[str, object]:
-    body: dict[str, object] = httpx.get(url + "/readyz", timeout=10).json()
+def readyz(cluster: Cluster) -> dict[str, object]:
+    """/readyz as an operator (AUDITOR of the province) sees it: with relay and consumer."""
+    operator = cluster.headers(PROVINCE, Role.AUDITOR)
+    response = httpx.get(cluster.url + "/readyz", headers=operator, timeout=10)
+    body: dict[str, object] = response.json()
     return body
 
 
@@ -60,7 +64,7 @@ def test_six_steps_through_api_relay_and_projector_processes(cluster: Cluster) -
 
     head = cluster.runtime.app.head_position()
     cluster.wait_fed(head)
-    ready = readyz(cluster.url)
+    ready = readyz(cluster)
     assert ready["status"] == "ready", ready
     assert ready["relay"] == {"state": "publishing", "position": head, "lag": 0, "error": None}
     consumer = ready["consumer"]
@@ -96,7 +100,7 @@ def test_broker_stopped_commands_succeed_and_the_relay_catches_up(
 ) -> None:
     cluster.relay()
     cluster.projector()
-    url = cluster.serve()
+    cluster.serve()
     before = simulate(cluster.runtime, 5, seed=3)
     cluster.wait_fed(before)
     broker.pause()
@@ -112,8 +116,8 @@ def test_broker_stopped_commands_succeed_and_the_relay_catches_up(
                 source="GRID",
                 locationUnit=VILLAGE,
             )
-        wait_until(lambda: readyz(url)["status"] == "degraded", "/readyz reports the relay", 60)
-        ready = readyz(url)
+        wait_until(lambda: readyz(cluster)["status"] == "degraded", "/readyz reports the relay", 60)
+        ready = readyz(cluster)
         relay = ready["relay"]
         assert isinstance(relay, dict)
         assert relay["state"] == "degraded"
@@ -122,7 +126,7 @@ def test_broker_stopped_commands_succeed_and_the_relay_catches_up(
     finally:
         broker.resume()
     cluster.wait_fed(session.position)
-    wait_until(lambda: readyz(url)["status"] == "ready", "/readyz recovers", 30)
+    wait_until(lambda: readyz(cluster)["status"] == "ready", "/readyz recovers", 30)
     assert_equal_to_a_rebuild(cluster.runtime)
 
 

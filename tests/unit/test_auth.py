@@ -29,7 +29,7 @@ OTHER_SECRET = "o" * 32
 
 @pytest.fixture
 def tokens() -> TokenService:
-    return TokenService(SECRET)
+    return TokenService(SECRET, None)
 
 
 def _rule(exc: pytest.ExceptionInfo[Exception]) -> str:
@@ -85,7 +85,7 @@ def test_a_token_whose_claims_were_changed_is_refused(tokens: TokenService) -> N
 
 
 def test_a_token_signed_with_another_secret_is_refused(tokens: TokenService) -> None:
-    elsewhere = TokenService(OTHER_SECRET).issue("62", [Role.STAFF])
+    elsewhere = TokenService(OTHER_SECRET, None).issue("62", [Role.STAFF])
 
     with pytest.raises(UnauthenticatedError) as refused:
         tokens.verify(elsewhere)
@@ -102,7 +102,8 @@ def test_an_unsigned_token_is_refused(tokens: TokenService) -> None:
 
 
 def test_a_signed_token_without_unit_or_roles_is_refused(tokens: TokenService) -> None:
-    claims = {"iss": "linkage", "sub": "x", "exp": datetime.now(UTC) + timedelta(hours=1)}
+    now = datetime.now(UTC)
+    claims = {"iss": "linkage", "sub": "x", "iat": now, "exp": now + timedelta(hours=1)}
     no_roles = jwt.encode({**claims, "unit": "62", "roles": []}, SECRET, algorithm=ALGORITHM)
     bad_role = jwt.encode({**claims, "unit": "62", "roles": ["KING"]}, SECRET, algorithm=ALGORITHM)
     no_unit = jwt.encode({**claims, "roles": ["STAFF"]}, SECRET, algorithm=ALGORITHM)
@@ -183,7 +184,7 @@ def test_no_role_at_all_is_refused(tokens: TokenService) -> None:
 
 def test_a_short_signing_secret_is_refused_naming_the_setting() -> None:
     with pytest.raises(SettingsError, match="LINKAGE_SECRET must be at least 32 characters"):
-        TokenService("short")
+        TokenService("short", None)
 
 
 def test_linkage_secret_is_the_signing_key_when_set(tmp_path: Path) -> None:
@@ -205,8 +206,8 @@ def test_embedded_mode_creates_a_private_key_once_and_reuses_it(tmp_path: Path) 
     assert len(first) >= 32
     other = signing_secret(Settings.from_env({"LINKAGE_HOME": str(tmp_path / "other")}))
     assert other != first
-    token = TokenService(first).issue("62", [Role.STAFF])
-    assert TokenService(again).verify(token).unit == "62"
+    token = TokenService(first, None).issue("62", [Role.STAFF])
+    assert TokenService(again, None).verify(token).unit == "62"
 
 
 def test_distributed_mode_without_linkage_secret_fails_naming_it(tmp_path: Path) -> None:

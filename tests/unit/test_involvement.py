@@ -68,9 +68,14 @@ def _returned(app: LinkageApp) -> uuid.UUID:
 
 
 def _merged_by_its_location(app: LinkageApp) -> tuple[uuid.UUID, uuid.UUID]:
+    """VILLAGE merges its topic into a COUNTY topic it sees (a merge target must be
+    visible) while COUNTY's delegation of it to VILLAGE is pending; COUNTY then cancels
+    the delegation, which leaves VILLAGE no involvement but the merge."""
     target = _submit(app, COUNTY, COUNTY)
+    app.delegate_topic(staff(COUNTY), target, VILLAGE, "请社区核实", at=later(0.5))
     source = _submit(app, VILLAGE, VILLAGE, day=1)
     app.merge_topic(staff(VILLAGE), source, target, "同一诉求", at=later(2))
+    app.cancel_transfer(staff(COUNTY), target, "区里统筹", at=later(2.5))
     return source, target
 
 
@@ -170,19 +175,25 @@ def test_an_absorption_recorded_before_the_location_was_carried_names_the_owner_
 ) -> None:
     """An event is rebuilt from its stored fields: a TopicAbsorbed stored before
     `merged_location` existed lacks it, and both sides fall back to the merging
-    owner (the actor) alone."""
+    owner (the actor) alone. TOWNSHIP sees the COUNTY target while COUNTY's delegation
+    to it is pending (a merge target must be visible); COUNTY then cancels it, which
+    leaves TOWNSHIP no involvement but the absorption."""
     target = _submit(app, COUNTY, COUNTY)
+    app.delegate_topic(staff(COUNTY), target, TOWNSHIP, "请街道办理", at=later(0.5))
     source = _submit(app, SIBLING_VILLAGE, SIBLING_VILLAGE, day=1)
     app.escalate_topic(staff(SIBLING_VILLAGE), source, reason="需街道", at=later(2))
     app.accept_transfer(staff(TOWNSHIP), source, at=later(3))
     app.merge_topic(staff(TOWNSHIP), source, target, "同属一片", at=later(4))
+    app.cancel_transfer(staff(COUNTY), target, "区里统筹", at=later(5))
     assert _ended(app, target) == {TOWNSHIP, SIBLING_VILLAGE}
 
-    *earlier, absorbed = cast(list[Topic.Event], list(app.events.get(target)))
+    events = cast(list[Topic.Event], list(app.events.get(target)))
+    at = next(i for i, e in enumerate(events) if type(e).__name__ == "TopicAbsorbed")
+    absorbed = events[at]
     old = object.__new__(type(absorbed))
     stored = {k: v for k, v in vars(absorbed).items() if k != "merged_location"}
     object.__setattr__(old, "__dict__", stored)
-    events = [*earlier, old]
+    events[at] = old
     topic: Topic | None = None
     for event in events:
         topic = event.mutate(topic)

@@ -184,8 +184,9 @@ def active(code: str) -> None:
 
 def check_submission(a: Actor, location: str, title: str, source: str) -> None:
     need(a.role in SUBMITTING, "ROLE_NOT_PERMITTED")
+    # a place outside the submitter's area reads as an unknown code
+    need(location == a.unit or a.unit in ancestors(location), "UNIT_NOT_FOUND")
     active(location)
-    need(location == a.unit or a.unit in ancestors(location), "SUBMIT_OUTSIDE_SUBTREE")
     need(bool(title.strip()), "FIELD_REQUIRED")
     need(source == "HOTLINE_12345", "INVALID_VALUE")
 
@@ -258,7 +259,7 @@ class TopicMachine(RuleBasedStateMachine):
         super().__init__()
         self.app = RecordingApp(directory())
         self.model: dict[uuid.UUID, MTopic] = {}
-        self.refs: dict[str, uuid.UUID] = {}
+        self.refs: dict[tuple[str, str], uuid.UUID] = {}  # (reference, submitting unit)
         self.stages: dict[uuid.UUID, tuple[Stage, int]] = {}
         self.now = START
         self.last_position = 0
@@ -372,7 +373,8 @@ class TopicMachine(RuleBasedStateMachine):
             lambda: check_submission(a, location, title, source),
             lambda: self.send_submission(a, location, title, source, ref, at),
         )
-        return None if result is None else self.created(result, location, ref)
+        key = None if ref is None else (ref, a.unit)
+        return None if result is None else self.created(result, location, key)
 
     def send_submission(
         self, a: Actor, location: str, title: str, source: str, ref: str | None, at: datetime
@@ -388,7 +390,9 @@ class TopicMachine(RuleBasedStateMachine):
             at=at,
         )
 
-    def created(self, result: CommandResult, location: str, ref: str | None) -> uuid.UUID:
+    def created(
+        self, result: CommandResult, location: str, ref: tuple[str, str] | None
+    ) -> uuid.UUID:
         assert not result.duplicate
         assert result.version == 1
         tid = result.topic_id
@@ -422,7 +426,7 @@ class TopicMachine(RuleBasedStateMachine):
     ) -> Any:
         a = self.actor(who)
         place = a.unit if location is None else location
-        if ref is not None and ref in self.refs:
+        if ref is not None and (ref, a.unit) in self.refs:  # a reference is per unit
             return self.resubmit(a, place, title, source, ref)
         tid = self.do_submit(a, place, title, source, ref)
         return multiple() if tid is None else tid
@@ -435,7 +439,7 @@ class TopicMachine(RuleBasedStateMachine):
             expected = None
         except Refused as refusal:
             expected = refusal.rule
-        tid = self.refs[ref]
+        tid = self.refs[(ref, a.unit)]
         version, head = self.app.get_topic(tid).version, self.app.head_position()
         error: LinkageError | None = None
         try:
@@ -740,8 +744,7 @@ class TopicMachine(RuleBasedStateMachine):
 
         def model() -> None:
             need(m.visible_to(a.unit), "TOPIC_NOT_FOUND")
-            reach = t.owner == m.owner or t.owner in ancestors(m.owner)
-            need(t.visible_to(a.unit) or reach, "TOPIC_NOT_FOUND")
+            need(t.visible_to(a.unit), "TOPIC_NOT_FOUND")  # a hidden target reads as missing
             m.owned_by(a)
             m.in_stage(*MERGEABLE)
             m.no_pending()

@@ -86,6 +86,16 @@ def submit(app: LinkageApp, by: Actor = OWNER, *, day: float = 0, **overrides: o
     return app.submit_topic(by, **values, at=later(day)).topic_id
 
 
+def township_topic(app: LinkageApp, *, day: float = 0, **overrides: object) -> uuid.UUID:
+    """A TOWNSHIP topic the village sees, as a merge target must be: TOWNSHIP delegated
+    it to VILLAGE, which returned it (ended involvement reads). Two events after the
+    submission, within the submission's day."""
+    tid = submit(app, staff(TOWNSHIP), location=TOWNSHIP, day=day, **overrides)
+    app.delegate_topic(staff(TOWNSHIP), tid, VILLAGE, "请社区核实", at=later(day + 0.1))
+    app.return_transfer(OWNER, tid, "需街道统筹", at=later(day + 0.2))
+    return tid
+
+
 def _determine(app: LinkageApp, tid: uuid.UUID) -> None:
     app.determine_topic(OWNER, tid, "党组织同意列为议题", at=later(1))
 
@@ -201,16 +211,24 @@ def test_a_unit_may_submit_for_a_place_in_its_subtree(app: LinkageApp) -> None:
     assert app.get_topic(tid).submitted_by["unit"] == COUNTY
 
 
-def test_submission_outside_the_own_subtree_is_forbidden(app: LinkageApp) -> None:
-    refuse(
+def test_a_location_outside_the_own_subtree_reads_as_an_unknown_unit(app: LinkageApp) -> None:
+    outside = refuse(
         app,
         None,
-        ForbiddenError,
-        "SUBMIT_OUTSIDE_SUBTREE",
+        NotFoundError,
+        "UNIT_NOT_FOUND",
         lambda: submit(app, staff(SIBLING_VILLAGE), location=VILLAGE),
-        SIBLING_VILLAGE,
         VILLAGE,
     )
+    unknown = refuse(
+        app,
+        None,
+        NotFoundError,
+        "UNIT_NOT_FOUND",
+        lambda: submit(app, staff(SIBLING_VILLAGE), location=UNKNOWN_UNIT),
+    )
+    assert outside.message.replace(VILLAGE, UNKNOWN_UNIT) == unknown.message
+    assert small_directory().get(VILLAGE).name not in outside.message
 
 
 def test_an_unknown_location_is_not_found(app: LinkageApp) -> None:
@@ -272,7 +290,7 @@ def test_resubmitting_an_external_ref_returns_the_same_topic_without_a_new_event
     first = app.submit_topic(
         staff(COUNTY, "hotline"), **submission(external_ref="12345-20260302-0001"), at=START
     )
-    assert first.topic_id == external_ref_id("12345-20260302-0001")
+    assert first.topic_id == external_ref_id("12345-20260302-0001", COUNTY)
     head = app.head_position()
     again = app.submit_topic(
         staff(COUNTY, "hotline"), **submission(external_ref=" 12345-20260302-0001 "), at=later(1)
@@ -303,12 +321,11 @@ def test_a_resubmission_that_would_be_refused_is_refused_not_answered_as_duplica
     refuse(
         app,
         tid,
-        ForbiddenError,
-        "SUBMIT_OUTSIDE_SUBTREE",
+        NotFoundError,
+        "UNIT_NOT_FOUND",
         lambda: app.submit_topic(
             staff(FAR_VILLAGE), **submission(external_ref="12345-0002"), at=later(1)
         ),
-        FAR_VILLAGE,
     )
 
 
@@ -437,14 +454,14 @@ def test_a_pending_transfer_blocks_declining(app: LinkageApp) -> None:
 
 def test_a_topic_merges_into_a_topic_of_an_ancestor_and_both_are_saved(app: LinkageApp) -> None:
     source = topic_at(app)
-    target = submit(app, staff(TOWNSHIP), location=TOWNSHIP, title="街道片区供水改造")
+    target = township_topic(app, title="街道片区供水改造")
     result = app.merge_topic(OWNER, source, target, "同属片区供水问题，合并办理", at=later(DAY))
     merged, absorbing = app.get_topic(source), app.get_topic(target)
     assert (merged.stage, merged.merged_into) == (Stage.MERGED, str(target))
     assert merged.closed_at == later(DAY)
     assert absorbing.absorbed == [str(source)]
     assert absorbing.stage == Stage.COLLECTED
-    assert (merged.version, absorbing.version) == (2, 2)
+    assert (merged.version, absorbing.version) == (2, 4)  # submitted, delegated, returned
     assert result.version == 2
     absorbed = app.history(target)[-1]
     assert absorbed.type == "TopicAbsorbed"
@@ -562,7 +579,7 @@ def test_merging_into_an_unknown_topic_is_not_found(app: LinkageApp) -> None:
 
 def test_merging_needs_a_reason(app: LinkageApp) -> None:
     source = topic_at(app)
-    target = submit(app, staff(TOWNSHIP), location=TOWNSHIP)
+    target = township_topic(app)
     refuse(
         app,
         [source, target],
@@ -1910,7 +1927,7 @@ def _terminal(app: LinkageApp, stage: Stage) -> uuid.UUID:
         app.withdraw_topic(OWNER, tid, "撤回", at=later(10))
         return tid
     tid = topic_at(app)
-    target = submit(app, staff(TOWNSHIP), location=TOWNSHIP, day=1)
+    target = township_topic(app, day=1)
     app.merge_topic(OWNER, tid, target, "合并", at=later(10))
     return tid
 
@@ -2273,7 +2290,7 @@ def test_a_stale_expected_version_is_a_conflict(app: LinkageApp) -> None:
         "version 2",
         "expected version 1",
     )
-    target = submit(app, staff(TOWNSHIP), location=TOWNSHIP)
+    target = township_topic(app)
     refuse(
         app,
         [tid, target],
@@ -2290,10 +2307,14 @@ def test_positions_grow_with_every_recorded_command(app: LinkageApp) -> None:
     first = app.submit_topic(OWNER, **submission(), at=START)
     second = app.determine_topic(OWNER, first.topic_id, at=later(1))
     target = app.submit_topic(staff(TOWNSHIP), **submission(TOWNSHIP), at=later(2))
+    # the village must see the target: TOWNSHIP delegates it there, the village returns it
+    app.delegate_topic(staff(TOWNSHIP), target.topic_id, VILLAGE, "请社区核实", at=later(2.1))
+    returned = app.return_transfer(OWNER, target.topic_id, "需街道统筹", at=later(2.2))
     merged = app.merge_topic(OWNER, first.topic_id, target.topic_id, "合并", at=later(3))
-    positions = [first.position, second.position, target.position, merged.position]
+    positions = [first.position, second.position, target.position, returned.position]
+    positions.append(merged.position)
     assert positions == sorted(set(positions))
-    assert merged.position == app.head_position() == 5  # TopicMerged and TopicAbsorbed
+    assert merged.position == app.head_position() == 7  # TopicMerged and TopicAbsorbed
 
 
 def test_the_topic_as_of_an_instant_shows_the_owner_of_that_instant(app: LinkageApp) -> None:

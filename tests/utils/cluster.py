@@ -111,7 +111,7 @@ class Cluster:
     def token(self, unit: str, *roles: Role | str, user: str | None = None) -> str:
         assert self.runtime.settings.secret is not None
         chosen = [Role(str(r).upper()) for r in roles] or [Role.STAFF]
-        return TokenService(self.runtime.settings.secret).issue(unit, chosen, user_id=user)
+        return TokenService(self.runtime.settings.secret, None).issue(unit, chosen, user_id=user)
 
     def headers(self, unit: str, *roles: Role | str, user: str | None = None) -> dict[str, str]:
         return {"Authorization": "Bearer " + self.token(unit, *roles, user=user)}

@@ -141,7 +141,11 @@ function actionForm(name, { topic, taskId, onDone, close }) {
       }`, { input });
       const payload = data[action.mutation];
       clear(message);
-      await onDone(payload, `${action.done}：${payload.topic.title}（当前承办：${payload.topic.owner.name}）`);
+      // `topic` is null when the unit no longer sees the topic after its command
+      const done = payload.topic
+        ? `${action.done}：${payload.topic.title}（当前承办：${payload.topic.owner.name}）`
+        : action.done;
+      await onDone(payload, done);
     } catch (err) {
       const error = err instanceof ApiError ? err : new ApiError('ERROR', '', err.message);
       clear(message, errorBox(explain(error)));
