@@ -164,7 +164,8 @@ def _scan(app: Any, topic_id: uuid.UUID, at: datetime) -> None:
 
 def _export(conn: psycopg.Connection[Any], app: Any) -> dict[str, float]:
     """The province's whole view exported as JSON lines (written nowhere): events/s."""
-    from projections.audit import EXPORT_COLUMNS, UnitNames, export_rows, export_window, formatted
+    from infra.audit_format import formatted
+    from projections.audit import EXPORT_COLUMNS, UnitNames, export_rows, export_window
 
     t0 = time.perf_counter()
     names = UnitNames.load(conn, app)

@@ -410,7 +410,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         """Load, act, save; `also` holds other topics the action changed (it may
         refill it on each attempt), saved in the same transaction."""
-        turn = self._turns[topic_id.int % TOPIC_LOCK_STRIPES]
+        turn = self._turns[uuid.UUID(str(topic_id)).int % TOPIC_LOCK_STRIPES]  # str ids too
         for _ in retry_attempts():
             with turn:  # held for one attempt, never while pausing
                 topic = self.visible_topic(actor, topic_id)

@@ -3,7 +3,10 @@
 Read top to bottom: vocabulary, the state a topic holds, then one command method
 per command. Each command checks its rules (small `_check_*` guards raising the
 error family of `domain.errors`) and then triggers exactly the event(s) named in
-the contract; each event's `apply` only changes state, never decides.
+the contract; each event's `apply` only changes state, never decides. What an
+event does to the lifecycle (stage, owner, pending transfer, deadlines, who is
+involved) is its line of LIFECYCLE at the end, which `Topic.Event.mutate` applies
+after `apply` and the read models read too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, TypedDict, TypeVar
 from eventsourcing.domain import Aggregate
 
 from domain.errors import BadInputError, ForbiddenError, NotFoundError, RuleViolationError
+from domain.lifecycle import Change, Lifecycle, involvement, is_overdue, open_deadline, task_overdue
 from domain.units import (
     Unit,
     UnitDirectory,
@@ -212,8 +216,7 @@ class Task:
     extensions: int = 0
 
     def overdue(self, now: datetime) -> bool:
-        finished = self.completed_at if self.completed_at is not None else now
-        return finished > self.due
+        return task_overdue(self.due, self.completed_at, now)
 
 
 @dataclass(slots=True)
@@ -337,6 +340,20 @@ class Topic(Aggregate):
     class Event(Aggregate.Event):
         actor: dict[str, str]
 
+        def mutate(self, aggregate: Any) -> Any:
+            """The event's own `apply`, then its row of `LIFECYCLE`: the stage it
+            enters (a terminal one closes the topic) and a pending transfer it ends."""
+            topic = super().mutate(aggregate)
+            assert isinstance(topic, Topic)
+            effect = LIFECYCLE[type(self)]
+            if effect.stage is not None:
+                topic.stage = effect.stage
+                if effect.stage in TERMINAL_STAGES:
+                    topic.closed_at = self.timestamp
+            if effect.pending is Change.ENDS:
+                topic.pending = None
+            return topic
+
     class TopicSubmitted(Aggregate.Created):
         title: str
         description: str
@@ -369,7 +386,7 @@ class Topic(Aggregate):
         self.external_ref = external_ref
         self.attachments = list(attachments)
         self.submitted_by = actor
-        self.stage = Stage.COLLECTED
+        self.stage = LIFECYCLE[Topic.TopicSubmitted].stage or Stage.COLLECTED
         self.owner = location
         self.pending: Transfer | None = None
         self.route: list[Hop] = [Hop(location, self.created_on)]
@@ -398,30 +415,37 @@ class Topic(Aggregate):
     def terminal(self) -> bool:
         return self.stage in TERMINAL_STAGES
 
+    @property
+    def due_at(self) -> datetime | None:
+        """The earliest open deadline (an open task, a pending delegation); None once
+        terminal (`domain.lifecycle.open_deadline`, as the read model computes it)."""
+        open_tasks = (t.due for t in self.tasks.values() if t.status != TaskStatus.COMPLETED)
+        return open_deadline(self.terminal, open_tasks, self.pending.due if self.pending else None)
+
     def overdue(self, now: datetime) -> bool:
         """Derived at read time: an open task past its due, or a delegation past due."""
-        if self.terminal:
-            return False
-        if any(t.status != TaskStatus.COMPLETED and t.due < now for t in self.tasks.values()):
-            return True
-        return bool(self.pending and self.pending.due and self.pending.due < now)
+        return is_overdue(self.due_at, now)
+
+    def _involvement(self) -> tuple[set[str], set[str]]:
+        return involvement(
+            self.owner,
+            self.co_organizers,
+            (t.handler_unit for t in self.tasks.values()),
+            self.pending.to_unit if self.pending else None,
+            (hop.unit for hop in self.route),
+            (p.unit for p in self.past_involvement),
+        )
 
     def current_units(self) -> set[str]:
         """Units taking part now besides the subtrees: the holder, co-organisers,
         task handlers and a pending transfer's target."""
-        units = {self.owner, *self.co_organizers}
-        units.update(t.handler_unit for t in self.tasks.values())
-        if self.pending:
-            units.add(self.pending.to_unit)
-        return units
+        return self._involvement()[0]
 
     def ended_units(self) -> set[str]:
         """Units whose involvement ended (they may still be current otherwise): every
         unit on the route, every unit that returned a transfer, the location and
         owner of each topic merged into this one."""
-        units = {hop.unit for hop in self.route}
-        units.update(p.unit for p in self.past_involvement)
-        return units
+        return self._involvement()[1]
 
     def involved_units(self) -> set[str]:
         """Units involved besides the subtrees, now or before."""
@@ -655,9 +679,6 @@ class Topic(Aggregate):
     class TopicDetermined(Event):
         note: str | None
 
-        def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.DETERMINED
-
     def determine(self, actor: Actor, note: str | None = None, at: datetime | None = None) -> None:
         self._check_owner(actor, "determine the topic")
         self._check_stage(frozenset({Stage.COLLECTED}), "determine the topic")
@@ -667,10 +688,6 @@ class Topic(Aggregate):
 
     class TopicDeclined(Event):
         reason: str
-
-        def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.DECLINED
-            topic.closed_at = self.timestamp
 
     def decline(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "decline the topic")
@@ -685,9 +702,7 @@ class Topic(Aggregate):
         reason: str
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.MERGED
             topic.merged_into = self.into
-            topic.closed_at = self.timestamp
 
     class TopicAbsorbed(Event):
         """`merged` was merged into this topic by its owner (the actor). The merged
@@ -876,7 +891,6 @@ class Topic(Aggregate):
         def apply(self, topic: Topic) -> None:
             assert topic.pending is not None
             topic._move_to(self.to_unit, self.timestamp, topic.pending.kind, topic.pending.reason)
-            topic.pending = None
 
     def accept_transfer(
         self, actor: Actor, note: str | None = None, at: datetime | None = None
@@ -899,7 +913,6 @@ class Topic(Aggregate):
         reason: str
 
         def apply(self, topic: Topic) -> None:
-            topic.pending = None
             topic.returns += 1
             topic.past_involvement.append(
                 PastInvolvement(
@@ -926,9 +939,6 @@ class Topic(Aggregate):
         kind: str
         to_unit: str
         reason: str | None
-
-        def apply(self, topic: Topic) -> None:
-            topic.pending = None
 
     def cancel_transfer(
         self, actor: Actor, reason: str | None = None, at: datetime | None = None
@@ -960,7 +970,6 @@ class Topic(Aggregate):
         reason: str
 
         def apply(self, topic: Topic) -> None:
-            topic.pending = None
             topic._move_to(self.to_unit, self.timestamp, TransferKind.TAKEOVER, self.reason)
 
     def take_over(
@@ -1026,7 +1035,6 @@ class Topic(Aggregate):
         text: str
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.RESEARCH
             topic.research_started = True
 
     def start_research(self, actor: Actor, text: str, at: datetime | None = None) -> None:
@@ -1055,7 +1063,6 @@ class Topic(Aggregate):
         participants: list[dict[str, str | None]]
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.DELIBERATION
             topic.meetings[self.meeting_id] = Meeting(
                 self.meeting_id, self.scheduled_at, self.place, self.format, list(self.participants)
             )
@@ -1159,7 +1166,6 @@ class Topic(Aggregate):
         due: datetime
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.HANDLING
             topic.tasks[self.task_id] = Task(
                 self.task_id,
                 self.handler_unit,
@@ -1361,7 +1367,6 @@ class Topic(Aggregate):
         channel: str | None
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.FEEDBACK
             topic.feedback = self.reply
             topic.visits_since_feedback = 0
 
@@ -1430,7 +1435,6 @@ class Topic(Aggregate):
         reason: str
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.HANDLING
             topic.reopened += 1
             topic.feedback = None
 
@@ -1454,9 +1458,7 @@ class Topic(Aggregate):
         summary: str
 
         def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.CLOSED
             topic.summary = self.summary
-            topic.closed_at = self.timestamp
 
     def close(self, actor: Actor, summary: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "close the topic")
@@ -1471,11 +1473,6 @@ class Topic(Aggregate):
 
     class TopicWithdrawn(Event):
         reason: str
-
-        def apply(self, topic: Topic) -> None:
-            topic.stage = Stage.WITHDRAWN
-            topic.pending = None
-            topic.closed_at = self.timestamp
 
     def withdraw(self, actor: Actor, reason: str, at: datetime | None = None) -> None:
         self._check_owner(actor, "withdraw the topic")
@@ -1498,6 +1495,51 @@ class Topic(Aggregate):
         self._check_open("take a comment")
         self._check_involvement_current(actor, units, "comment")
         self._trigger(self.CommentAdded, actor, at, text=check_text(text, "text"))
+
+
+# -- the lifecycle ---------------------------------------------------------------------
+
+# What each event does to stage, owner, pending transfer, deadlines and involvement
+# (domain.lifecycle.Lifecycle): one line per event class, read by `Topic.Event.mutate`
+# and by the read models. An event without a line cannot be applied.
+LIFECYCLE: dict[type[Aggregate.Event], Lifecycle] = {
+    Topic.TopicSubmitted: Lifecycle(stage=Stage.COLLECTED, owner="location"),
+    Topic.TopicDetermined: Lifecycle(stage=Stage.DETERMINED),
+    Topic.TopicDeclined: Lifecycle(stage=Stage.DECLINED),
+    Topic.TopicMerged: Lifecycle(stage=Stage.MERGED),
+    Topic.TopicAbsorbed: Lifecycle(ends_involvement=True),  # the merged location, owner
+    Topic.EscalationRequested: Lifecycle(pending=Change.OPENS, involves="to_unit"),
+    Topic.DelegationRequested: Lifecycle(
+        pending=Change.OPENS, involves="to_unit", deadline=Change.OPENS
+    ),
+    Topic.TransferAccepted: Lifecycle(owner="to_unit", pending=Change.ENDS),
+    Topic.TransferReturned: Lifecycle(pending=Change.ENDS, ends_involvement=True),
+    Topic.TransferCancelled: Lifecycle(pending=Change.ENDS),
+    Topic.TopicTakenOver: Lifecycle(owner="to_unit", pending=Change.ENDS),
+    Topic.CoOrganizerInvited: Lifecycle(involves="unit"),
+    Topic.ResearchStarted: Lifecycle(stage=Stage.RESEARCH),
+    Topic.ResearchReported: Lifecycle(),
+    Topic.DeliberationScheduled: Lifecycle(stage=Stage.DELIBERATION),
+    Topic.DeliberationHeld: Lifecycle(),
+    Topic.TaskAssigned: Lifecycle(
+        stage=Stage.HANDLING, involves="handler_unit", deadline=Change.OPENS
+    ),
+    Topic.TaskSigned: Lifecycle(),
+    Topic.TaskProgressReported: Lifecycle(),
+    Topic.TaskSupervised: Lifecycle(),
+    Topic.TaskDeadlineExtended: Lifecycle(deadline=Change.MOVES),
+    Topic.TaskCompleted: Lifecycle(deadline=Change.ENDS),
+    Topic.LeaderInstructionRecorded: Lifecycle(),
+    Topic.OutcomeAdopted: Lifecycle(),
+    Topic.FeedbackGiven: Lifecycle(stage=Stage.FEEDBACK),
+    Topic.ReturnVisitRecorded: Lifecycle(),
+    Topic.TopicReopened: Lifecycle(stage=Stage.HANDLING),
+    Topic.TopicClosed: Lifecycle(stage=Stage.CLOSED),
+    Topic.TopicWithdrawn: Lifecycle(stage=Stage.WITHDRAWN, pending=Change.ENDS),
+    Topic.CommentAdded: Lifecycle(),
+}
+# The event classes by contract name (`Envelope.type`), for the read models' dispatch.
+TOPIC_EVENTS: dict[str, type[Aggregate.Event]] = {cls.__name__: cls for cls in LIFECYCLE}
 
 
 # -- helpers -------------------------------------------------------------------------

@@ -19,19 +19,17 @@ current names from `units` as codes appear.
 
 **Export.** `timeline_events` of the topics the unit sees (the API's
 `topic_visibility`) *and the caller sees* — the intersection, by the very predicate
-every topic read of the API applies (`projections.queries.VISIBLE`), so a unit's
+every topic read of the API applies (`projections.topics.queries.VISIBLE`), so a unit's
 involvement in another area's topic (co-organiser, task handler, transfer target,
 former holder) never widens what an auditor or leader above it reads. In (topic,
 version) order, read a page of topics at a time (keyset pages, two indexed
 statements each): memory holds one page whatever the size of the province.
 Personal data is never in the timeline (see projections.timeline), so never in an
-export.
+export. The CSV and JSON Lines formatting is `infra.audit_format`'s.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import threading
 import uuid
@@ -39,7 +37,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 from eventsourcing.domain import Aggregate
@@ -52,15 +50,14 @@ from psycopg.sql import SQL, Identifier
 
 from domain.application import HistoryEntry, LinkageApp, history_entry
 from domain.errors import BadInputError, NotFoundError
-from domain.topic import check_time
+from domain.topic import Topic, check_time
 from domain.units import UnitDirectory, UnitImport, is_plausible_code
 from projections.envelope import envelope
-from projections.queries import VISIBLE, TopicRow, summary_topic
-from projections.queries import topic as visible_topic
-from projections.topics import replay
+from projections.topics.queries import VISIBLE
+from projections.topics.queries import topic as visible_topic
+from projections.topics.rows import TopicRow, summary_topic
+from projections.topics.view import replay
 
-ExportFormat = Literal["csv", "jsonl"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "jsonl")
 EXPORT_TOPICS = 500  # topics per page of an export
 RENAMES_PAGE = 500  # rename events per read of the notification log
 PERSONAL_FIELDS = frozenset({"submitter"})
@@ -240,7 +237,7 @@ def history_rows(entries: Iterable[HistoryEntry], names: UnitNames) -> list[dict
             "actor_unit_name": names.name_at(e.actor.get("unit", ""), e.occurred_at),
             "actor_role": e.actor.get("role", ""),
             "reason": e.reason,
-            "data": json.loads(json.dumps(public_data(e.data), default=_json_default)),
+            "data": json.loads(json.dumps(public_data(e.data), default=json_default)),
         }
         for e in entries
     ]
@@ -285,7 +282,7 @@ def topic_history(
         as_of = check_time(as_of, "asOf")
         events = events_as_of(conn, app, topic_id, as_of)
     first = events[0] if events else next(iter(app.events.get(topic_id, limit=1)), None)
-    if first is None or type(first).__name__ != "TopicSubmitted":
+    if not isinstance(first, Topic.TopicSubmitted):
         raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
     names = UnitNames.load(conn, app)
     entries = [history_entry(e) for e in events]
@@ -459,74 +456,14 @@ def export_rows(
         params["after"] = topics[-1]
 
 
-# -- formats ---------------------------------------------------------------------------
-
-
-def jsonl_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    for row in rows:
-        yield json.dumps(row, ensure_ascii=False, default=_json_default) + "\n"
-
-
-def csv_lines(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> Iterator[str]:
-    """CSV text, header first; `data` as compact JSON in one cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-
-    def line(values: Iterable[Any]) -> str:
-        writer.writerow(list(values))
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    yield line(columns)
-    for row in rows:
-        yield line(_cell(row.get(c)) for c in columns)
-
-
-def formatted(
-    rows: Iterable[Mapping[str, Any]], fmt: ExportFormat, columns: tuple[str, ...]
-) -> Iterator[str]:
-    return csv_lines(rows, columns) if fmt == "csv" else jsonl_lines(rows)
-
-
-def check_format(fmt: str, allowed: Iterable[str] = EXPORT_FORMATS) -> ExportFormat:
-    allowed = tuple(allowed)
-    if fmt not in allowed:
-        raise BadInputError("INVALID_FORMAT", f"format {fmt!r} is not one of: {', '.join(allowed)}")
-    return cast(ExportFormat, fmt)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
-    return str(value)
-
-
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _json_default(value: object) -> Any:
+def json_default(value: object) -> Any:
+    """How a value that JSON has no form for is written (datetimes in UTC ISO 8601)."""
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, uuid.UUID | set | frozenset | tuple):
         return str(value) if isinstance(value, uuid.UUID) else list(value)
     return str(value)
-
-
-def chunked(lines: Iterable[str], size: int = 64 * 1024) -> Iterator[bytes]:
-    """UTF-8 chunks of about `size` bytes (a streamed response sends one per write)."""
-    parts: list[bytes] = []
-    held = 0
-    for line in lines:
-        data = line.encode("utf-8")
-        parts.append(data)
-        held += len(data)
-        if held >= size:
-            yield b"".join(parts)
-            parts, held = [], 0
-    if parts:
-        yield b"".join(parts)

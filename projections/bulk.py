@@ -17,6 +17,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from domain.topic import Topic
 from domain.units import UnitDirectory
 from projections.base import View
 from projections.envelope import Envelope
@@ -179,6 +180,9 @@ class UnitPaths:
 # -- the state of one topic -------------------------------------------------------
 
 
+CREATED = Topic.TopicSubmitted.__name__  # the event that creates a topic's state
+
+
 def db_value(value: Any, kind: str) -> Any:
     """A value as `array_params` sends it: a text[] in a text column as its literal."""
     if kind == "text" and isinstance(value, list):
@@ -209,7 +213,7 @@ def fold(
     for e in events:
         state = states.get(e.topic_id)
         if state is None:
-            if e.type == "TopicSubmitted":
+            if e.type == CREATED:
                 states[e.topic_id] = create(e)
                 changed.add(e.topic_id)
             continue

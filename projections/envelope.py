@@ -15,19 +15,11 @@ from typing import Any, cast
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from domain.application import REASON_FIELDS, event_data, event_type
+from domain.lifecycle import event_classes
+from domain.units import UnitImport
 
 # The hierarchy's events share the log with the topics' events.
-UNIT_EVENT_TYPES = frozenset(
-    {
-        "UnitImportStarted",
-        "UnitsAdded",
-        "UnitsRenamed",
-        "UnitsReparented",
-        "UnitsRetired",
-        "UnitsRestored",
-        "UnitImportCompleted",
-    }
-)
+UNIT_EVENT_TYPES = frozenset(cls.__name__ for cls in event_classes(UnitImport))
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,7 +88,8 @@ def parse_topic(text: str) -> uuid.UUID:
 
 
 def cmd_audit_history(args: argparse.Namespace) -> int:
-    from projections.audit import HISTORY_COLUMNS, csv_lines, topic_history
+    from infra.audit_format import csv_lines
+    from projections.audit import HISTORY_COLUMNS, topic_history
 
     fmt = _choice(args.format, HISTORY_FORMATS)
     topic_id = parse_topic(args.topic)
@@ -136,15 +137,14 @@ def _print_history_text(runtime: Runtime, found: TopicHistory) -> None:
 def cmd_audit_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from infra.audit_format import check_format, formatted
     from projections.audit import (
         EXPORT_COLUMNS,
         UnitNames,
         check_export_unit,
-        check_format,
         count_topics,
         export_rows,
         export_window,
-        formatted,
     )
 
     fmt = check_format(args.format)

@@ -29,15 +29,13 @@ from api.errors import PROBLEM_JSON
 from api.rest.responses import PROBLEM_SCHEMA
 from domain.errors import ForbiddenError
 from domain.topic import Role
+from infra.audit_format import check_format, chunked, formatted
 from projections.audit import (
     EXPORT_COLUMNS,
     UnitNames,
     check_export_unit,
-    check_format,
-    chunked,
     export_rows,
     export_window,
-    formatted,
     topic_history,
 )
 

@@ -64,10 +64,10 @@ def _store_counts(runtime: Runtime) -> list[tuple[str, int, int]]:
 
 def _comment_storm(runtime: Runtime, topics: int, comments: int) -> list[str]:
     app = runtime.app
-    ids = [str(app.submit_topic(staff(VILLAGE), **submission()).topic_id) for _ in range(topics)]
+    topic_ids = [app.submit_topic(staff(VILLAGE), **submission()).topic_id for _ in range(topics)]
     for i in range(comments):
-        app.add_comment(staff(VILLAGE), ids[i % topics], f"意见 {i}")  # type: ignore[arg-type]
-    return ids
+        app.add_comment(staff(VILLAGE), topic_ids[i % topics], f"意见 {i}")
+    return [str(topic_id) for topic_id in topic_ids]
 
 
 def test_catching_up_applies_every_event_once_and_tracks_the_head(

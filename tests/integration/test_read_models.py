@@ -31,6 +31,7 @@ from projections import queries as q
 from projections.base import View
 from projections.bulk import text_array
 from projections.envelope import Envelope
+from projections.paging import encode
 from projections.stats import StatsView
 from projections.timeline import TimelineView
 from projections.topics import TopicsView
@@ -550,7 +551,7 @@ def test_topic_lists_page_with_cursors_and_count_everything(history: History) ->
 def test_bad_cursors_and_page_sizes_are_refused(history: History) -> None:
     conn = history.conn
     inbox_cursor = q.inbox_page(conn, COUNTY, now=NOW, first=1).end_cursor
-    forged = q._encode("topics", NOW.isoformat(), 42)  # the right shape, a wrong key type
+    forged = encode("topics", NOW.isoformat(), 42)  # the right shape, a wrong key type
     for bad in ("not-a-cursor", inbox_cursor, forged):
         with pytest.raises(BadInputError) as refused:
             q.topics_page(conn, COUNTY, now=NOW, after=bad)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.utils import get_topic
@@ -22,16 +23,17 @@ from psycopg.sql import SQL
 
 from domain.units import Level, Unit, UnitImport, UnitRecord, is_plausible_code
 
-UNIT_EVENT_TOPICS = [
-    get_topic(cls)
-    for cls in (
-        UnitImport.UnitsAdded,
-        UnitImport.UnitsRenamed,
-        UnitImport.UnitsReparented,
-        UnitImport.UnitsRetired,
-        UnitImport.UnitsRestored,
-    )
-]
+# The hierarchy's events this view applies (`UnitsView.process`), and those it has
+# nothing to do with (an import's start and end change no unit).
+HANDLED: tuple[type[Aggregate.Event], ...] = (
+    UnitImport.UnitsAdded,
+    UnitImport.UnitsRenamed,
+    UnitImport.UnitsReparented,
+    UnitImport.UnitsRetired,
+    UnitImport.UnitsRestored,
+)
+IGNORED = frozenset({UnitImport.UnitImportStarted, UnitImport.UnitImportCompleted})
+UNIT_EVENT_TOPICS = [get_topic(cls) for cls in HANDLED]
 CATCH_UP_BATCH = 50  # events per transaction (each carries up to 2,000 units)
 
 

@@ -79,16 +79,18 @@ are ranked by satisfaction rate only when their visits reach a minimum sample
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from domain.topic import TERMINAL_STAGES, Stage
+from domain.lifecycle import Change
+from domain.topic import LIFECYCLE, TERMINAL_STAGES, TOPIC_EVENTS, Stage, Topic
 from domain.units import UnitDirectory
 from projections.base import View
 from projections.bulk import (
@@ -101,6 +103,7 @@ from projections.bulk import (
     schema_statements,
     unnest_of,
 )
+from projections.columns import columns_of, create_table, sql, upsert_unnest
 from projections.envelope import Envelope
 
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -131,18 +134,6 @@ MONTHLY = (
 )
 MONTHLY_INDEX = {name: i for i, name in enumerate(MONTHLY)}
 
-STAGE_OF = {
-    "TopicDetermined": Stage.DETERMINED.value,
-    "TopicDeclined": Stage.DECLINED.value,
-    "TopicMerged": Stage.MERGED.value,
-    "ResearchStarted": Stage.RESEARCH.value,
-    "DeliberationScheduled": Stage.DELIBERATION.value,
-    "TaskAssigned": Stage.HANDLING.value,
-    "FeedbackGiven": Stage.FEEDBACK.value,
-    "TopicReopened": Stage.HANDLING.value,
-    "TopicClosed": Stage.CLOSED.value,
-    "TopicWithdrawn": Stage.WITHDRAWN.value,
-}
 VISIT_VERDICTS = {
     "SATISFIED": "satisfied",
     "BASICALLY_SATISFIED": "basically_satisfied",
@@ -150,19 +141,6 @@ VISIT_VERDICTS = {
 }
 
 
-STATE_COLUMNS = (
-    ("topic_id", "text"),
-    ("version", "int"),
-    ("path", "text"),  # a text[] travels as its literal
-    ("stage", "text"),
-    ("submitted_at", "timestamptz"),
-    ("hop_level", "smallint"),
-    ("hop_entered", "timestamptz"),
-    ("pending_at", "timestamptz"),
-    ("feedback_at", "timestamptz"),
-    ("tasks", "jsonb"),
-)
-STATE_NAMES = tuple(name for name, _ in STATE_COLUMNS)
 MONTHS_TYPES = ("text", "text", *("bigint" for _ in MONTHLY))
 COUNTER_TYPES = ("text", "text", "text", "bigint")
 
@@ -177,24 +155,25 @@ def month_of(at: datetime) -> str:
 class TopicStats:
     """What the stats view remembers of one topic to turn its events into deltas."""
 
-    topic_id: str
-    version: int
-    path: list[str]
-    stage: str
-    submitted_at: datetime
-    hop_level: int
-    hop_entered: datetime
-    pending_at: datetime | None = None
-    feedback_at: datetime | None = None
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # assigned_at, due (ISO)
+    topic_id: str = field(metadata=sql("text NOT NULL"))
+    version: int = field(metadata=sql("int NOT NULL"))
+    path: list[str] = field(metadata=sql("text[] NOT NULL"))
+    stage: str = field(metadata=sql("text NOT NULL"))
+    submitted_at: datetime = field(metadata=sql("timestamptz NOT NULL"))
+    hop_level: int = field(metadata=sql("smallint NOT NULL"))
+    hop_entered: datetime = field(metadata=sql("timestamptz NOT NULL"))
+    pending_at: datetime | None = field(metadata=sql("timestamptz"), default=None)
+    feedback_at: datetime | None = field(metadata=sql("timestamptz"), default=None)
+    # task id → assigned_at, due (ISO)
+    tasks: dict[str, dict[str, Any]] = field(metadata=sql("jsonb NOT NULL"), default_factory=dict)
     deltas: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
     @classmethod
     def from_row(cls, row: DictRow) -> TopicStats:
-        return cls(**{name: row[name] for name in STATE_NAMES})
+        return cls(**{c.name: row[c.name] for c in STATE_COLUMNS})
 
     def db_values(self) -> tuple[Any, ...]:
-        return tuple(db_value(getattr(self, name), kind) for name, kind in STATE_COLUMNS)
+        return tuple(db_value(getattr(self, c.name), c.travel) for c in STATE_COLUMNS)
 
     def count(self, at: datetime | str, metric: str, delta: int = 1) -> None:
         month = at if isinstance(at, str) else month_of(at)
@@ -216,6 +195,10 @@ class TopicStats:
             self.count(at, f"held_count_l{self.hop_level}")
 
 
+STATE_COLUMNS = columns_of(TopicStats)
+STATE_TYPES = tuple(c.travel for c in STATE_COLUMNS)
+
+
 def submitted(e: Envelope, places: UnitPaths) -> TopicStats:
     d, at = e.data, e.occurred_at
     location = d["location"]
@@ -235,53 +218,123 @@ def submitted(e: Envelope, places: UnitPaths) -> TopicStats:
 
 
 def apply_event(s: TopicStats, e: Envelope, places: UnitPaths) -> None:
-    d, at = e.data, e.occurred_at
-    match e.type:
-        case "EscalationRequested" | "DelegationRequested":
-            s.count(at, "transfers")
-            s.pending_at = at
-        case "TransferReturned":
-            s.count(s.pending_at or at, "transfers_returned")
-            s.pending_at = None
-        case "TransferCancelled":
-            s.pending_at = None
-        case "TransferAccepted" | "TopicTakenOver":
-            s.leave_hop(at)
-            s.hop_level, s.hop_entered, s.pending_at = places.level(d["to_unit"]), at, None
-        case "TaskAssigned":
-            s.count(at, "tasks_assigned")
-            s.tasks[d["task_id"]] = {"assigned_at": iso(at), "due": iso(d["due"])}
-        case "TaskSigned":
-            assigned = _task_time(s, d["task_id"], "assigned_at")
-            if assigned is not None and at - assigned <= SIGN_WITHIN:
-                s.count(assigned, "signed_on_time")
-        case "TaskDeadlineExtended":
-            if d["task_id"] in s.tasks:
-                s.tasks[d["task_id"]]["due"] = iso(d["new_due"])
-        case "TaskCompleted":
-            s.count(at, "tasks_completed")
-            due = _task_time(s, d["task_id"], "due")
-            if due is not None and at <= due:
-                s.count(at, "completed_on_time")
-        case "FeedbackGiven":
-            s.count(at, "feedbacks")
-            s.feedback_at = at
-        case "ReturnVisitRecorded":
-            s.count(at, "visits")
-            for flag in ("contacted", "solved"):
-                if d[flag]:
-                    s.count(at, flag)
-            s.count(at, VISIT_VERDICTS[d["satisfaction"]])
-        case "TopicReopened":
-            s.count(s.feedback_at or at, "reopened")
-        case "TopicClosed":
-            s.count(at, "closed")
-            s.count(at, f"close_days:{(at - s.submitted_at).days}")
-        case _:
-            pass
-    stage = STAGE_OF.get(e.type)
-    if stage is not None:
-        s.set_stage(stage, at)
+    """Its handler (HANDLERS), then its row of `domain.topic.LIFECYCLE`: a new owner
+    ends the current hop, a pending transfer that ends is forgotten, a stage moves
+    the current-state counters (a terminal one ends the hop)."""
+    cls = TOPIC_EVENTS.get(e.type)
+    if cls is None or cls in IGNORED:
+        return
+    handler = HANDLERS[cls]
+    if handler is not None:
+        handler(s, e)
+    effect, at = LIFECYCLE[cls], e.occurred_at
+    if effect.owner is not None:
+        s.leave_hop(at)
+        s.hop_level, s.hop_entered = places.level(e.data[effect.owner]), at
+    if effect.pending is Change.ENDS:
+        s.pending_at = None
+    if effect.stage is not None:
+        s.set_stage(effect.stage.value, at)
+
+
+def _requested(s: TopicStats, e: Envelope) -> None:
+    s.count(e.occurred_at, "transfers")
+    s.pending_at = e.occurred_at
+
+
+def _returned(s: TopicStats, e: Envelope) -> None:
+    s.count(s.pending_at or e.occurred_at, "transfers_returned")
+
+
+def _assigned(s: TopicStats, e: Envelope) -> None:
+    s.count(e.occurred_at, "tasks_assigned")
+    s.tasks[e.data["task_id"]] = {"assigned_at": iso(e.occurred_at), "due": iso(e.data["due"])}
+
+
+def _signed(s: TopicStats, e: Envelope) -> None:
+    assigned = _task_time(s, e.data["task_id"], "assigned_at")
+    if assigned is not None and e.occurred_at - assigned <= SIGN_WITHIN:
+        s.count(assigned, "signed_on_time")
+
+
+def _extended(s: TopicStats, e: Envelope) -> None:
+    if e.data["task_id"] in s.tasks:
+        s.tasks[e.data["task_id"]]["due"] = iso(e.data["new_due"])
+
+
+def _completed(s: TopicStats, e: Envelope) -> None:
+    at = e.occurred_at
+    s.count(at, "tasks_completed")
+    due = _task_time(s, e.data["task_id"], "due")
+    if due is not None and at <= due:
+        s.count(at, "completed_on_time")
+
+
+def _feedback(s: TopicStats, e: Envelope) -> None:
+    s.count(e.occurred_at, "feedbacks")
+    s.feedback_at = e.occurred_at
+
+
+def _visited(s: TopicStats, e: Envelope) -> None:
+    at, d = e.occurred_at, e.data
+    s.count(at, "visits")
+    for flag in ("contacted", "solved"):
+        if d[flag]:
+            s.count(at, flag)
+    s.count(at, VISIT_VERDICTS[d["satisfaction"]])
+
+
+def _reopened(s: TopicStats, e: Envelope) -> None:
+    s.count(s.feedback_at or e.occurred_at, "reopened")
+
+
+def _closed(s: TopicStats, e: Envelope) -> None:
+    at = e.occurred_at
+    s.count(at, "closed")
+    s.count(at, f"close_days:{(at - s.submitted_at).days}")
+
+
+Handler = Callable[[TopicStats, Envelope], None]
+# What each event counts beyond its LIFECYCLE row (None: nothing more); TopicSubmitted
+# creates the state (`submitted`).
+HANDLERS: dict[type[Aggregate.Event], Handler | None] = {
+    Topic.TopicSubmitted: None,
+    Topic.TopicDetermined: None,
+    Topic.TopicDeclined: None,
+    Topic.TopicMerged: None,
+    Topic.EscalationRequested: _requested,
+    Topic.DelegationRequested: _requested,
+    Topic.TransferAccepted: None,
+    Topic.TransferReturned: _returned,
+    Topic.TransferCancelled: None,
+    Topic.TopicTakenOver: None,
+    Topic.ResearchStarted: None,
+    Topic.DeliberationScheduled: None,
+    Topic.TaskAssigned: _assigned,
+    Topic.TaskSigned: _signed,
+    Topic.TaskDeadlineExtended: _extended,
+    Topic.TaskCompleted: _completed,
+    Topic.FeedbackGiven: _feedback,
+    Topic.ReturnVisitRecorded: _visited,
+    Topic.TopicReopened: _reopened,
+    Topic.TopicClosed: _closed,
+    Topic.TopicWithdrawn: None,
+}
+# Events no figure counts (co-organisers and merges are not figures; the absorbing
+# topic's figures are its own).
+IGNORED: frozenset[type[Aggregate.Event]] = frozenset(
+    {
+        Topic.TopicAbsorbed,
+        Topic.CoOrganizerInvited,
+        Topic.ResearchReported,
+        Topic.DeliberationHeld,
+        Topic.TaskProgressReported,
+        Topic.TaskSupervised,
+        Topic.LeaderInstructionRecorded,
+        Topic.OutcomeAdopted,
+        Topic.CommentAdded,
+    }
+)
 
 
 def _task_time(s: TopicStats, task_id: str, key: str) -> datetime | None:
@@ -309,31 +362,11 @@ class StatsView(View):
         " metric text NOT NULL,"
         " value bigint NOT NULL,"
         " PRIMARY KEY (unit, month, metric) INCLUDE (value)) WITH (fillfactor = 80)",
-        "CREATE TABLE IF NOT EXISTS {schema}.stats_topic_state ("
-        " topic_id text PRIMARY KEY,"
-        " version int NOT NULL,"
-        " path text[] NOT NULL,"
-        " stage text NOT NULL,"
-        " submitted_at timestamptz NOT NULL,"
-        " hop_level smallint NOT NULL,"
-        " hop_entered timestamptz NOT NULL,"
-        " pending_at timestamptz,"
-        " feedback_at timestamptz,"
-        " tasks jsonb NOT NULL)",
+        create_table("stats_topic_state", STATE_COLUMNS, "topic_id"),
     )
     STATEMENTS: ClassVar[dict[str, str]] = {
         "select": "SELECT * FROM {schema}.stats_topic_state WHERE topic_id = ANY(%s)",
-        "upsert_state": (
-            "INSERT INTO {schema}.stats_topic_state AS t (" + ", ".join(STATE_NAMES) + ")"
-            " SELECT "
-            + ", ".join(f"r.{n}::text[]" if n == "path" else f"r.{n}" for n in STATE_NAMES)
-            + " FROM "
-            + unnest_of([t for _, t in STATE_COLUMNS])
-            + " AS r("
-            + ", ".join(STATE_NAMES)
-            + ") ON CONFLICT (topic_id) DO UPDATE SET "
-            + ", ".join(f"{n} = EXCLUDED.{n}" for n in STATE_NAMES[1:])
-        ),
+        "upsert_state": upsert_unnest("stats_topic_state", STATE_COLUMNS, unnest_of(STATE_TYPES)),
         "add_months": (
             "INSERT INTO {schema}.stats_months AS c (unit, month, " + ", ".join(MONTHLY) + ")"
             " SELECT * FROM "
@@ -380,9 +413,7 @@ class StatsView(View):
         touched = [states[t] for t in sorted(changed)]
         if touched:
             rows = [s.db_values() for s in touched]
-            curs.execute(
-                self.sql["upsert_state"], array_params(rows, [t for _, t in STATE_COLUMNS])
-            )
+            curs.execute(self.sql["upsert_state"], array_params(rows, STATE_TYPES))
             self._add(curs, touched)
 
     def _add(self, curs: Cursor[DictRow], touched: list[TopicStats]) -> None:

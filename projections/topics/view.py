@@ -32,16 +32,27 @@ Envelopes at or below a topic's stored version are skipped, so a repeated event
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from domain.topic import TERMINAL_STAGES, Stage, TaskStatus, TransferKind, merged_units
+from domain.lifecycle import Change, involvement, open_deadline
+from domain.topic import (
+    LIFECYCLE,
+    TERMINAL_STAGES,
+    TOPIC_EVENTS,
+    Stage,
+    TaskStatus,
+    Topic,
+    TransferKind,
+    merged_units,
+)
 from domain.units import UnitDirectory
 from projections.base import View
 from projections.bulk import (
@@ -54,87 +65,57 @@ from projections.bulk import (
     schema_statements,
     unnest_of,
 )
+from projections.columns import Column, columns_of, create_table, sql, upsert_unnest
 from projections.envelope import Envelope
 
 TERMINAL = frozenset(str(s) for s in TERMINAL_STAGES)
-# The columns of topic_summary and the type each travels as in `unnest` (a text[]
-# column travels as one array literal per row, since unnest flattens 2-D arrays).
-STORED_COLUMNS = (
-    ("topic_id", "text"),
-    ("title", "text"),
-    ("description", "text"),
-    ("category", "text"),
-    ("source", "text"),
-    ("stage", "text"),
-    ("location", "text"),
-    ("location_level", "smallint"),
-    ("owner", "text"),
-    ("owner_level", "smallint"),
-    ("submitted_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-    ("version", "int"),
-    ("position", "bigint"),
-    ("pending", "jsonb"),
-    ("co_organizers", "text"),
-    ("route", "jsonb"),
-    ("tasks", "jsonb"),
-    ("meetings", "jsonb"),
-    ("feedback", "text"),
-    ("return_visits", "jsonb"),
-    ("returns", "int"),
-    ("reopened", "int"),
-    ("closed_at", "timestamptz"),
-    ("merged_into", "text"),
-    ("cross_level", "boolean"),
-    ("past_involvement", "jsonb"),
-)
-DERIVED_COLUMNS = (
-    ("open_task_due", "timestamptz"),
-    ("pending_due", "timestamptz"),
-    ("due_at", "timestamptz"),
-    ("terminal", "boolean"),
-    ("search", "text"),
-)
-SUMMARY_COLUMNS = STORED_COLUMNS + DERIVED_COLUMNS
-SUMMARY_NAMES = tuple(name for name, _ in SUMMARY_COLUMNS)
 
 
 @dataclass(slots=True)
 class Summary:
-    """One `topic_summary` row while a batch is applied (jsonb parts as plain data)."""
+    """One `topic_summary` row while a batch is applied (jsonb parts as plain data).
 
-    topic_id: str
-    title: str
-    description: str
-    category: str
-    source: str
-    stage: str
-    location: str
-    location_level: int
-    owner: str
-    owner_level: int
-    submitted_at: datetime
-    updated_at: datetime
-    version: int
-    position: int
-    pending: dict[str, Any] | None = None
-    co_organizers: list[str] = field(default_factory=list)
-    route: list[dict[str, Any]] = field(default_factory=list)
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    meetings: list[dict[str, Any]] = field(default_factory=list)
-    feedback: str | None = None
-    return_visits: list[dict[str, Any]] = field(default_factory=list)
-    returns: int = 0
-    reopened: int = 0
-    closed_at: datetime | None = None
-    merged_into: str | None = None
-    cross_level: bool = False
+    Its fields are the table's stored columns, declared once here (`sql`): the
+    DDL, the batch upsert and the API's row (`projections.topics.rows.TopicRow`,
+    which reads a subset of them) follow. The derived columns (DERIVED_COLUMNS) are the
+    properties below, written with the row so the lists can filter on them."""
+
+    topic_id: str = field(metadata=sql("text NOT NULL"))
+    title: str = field(metadata=sql("text NOT NULL"))
+    description: str = field(metadata=sql("text NOT NULL"))
+    category: str = field(metadata=sql("text NOT NULL"))
+    source: str = field(metadata=sql("text NOT NULL"))
+    stage: str = field(metadata=sql("text NOT NULL"))
+    location: str = field(metadata=sql("text NOT NULL"))
+    location_level: int = field(metadata=sql("smallint NOT NULL"))
+    owner: str = field(metadata=sql("text NOT NULL"))
+    owner_level: int = field(metadata=sql("smallint NOT NULL"))
+    submitted_at: datetime = field(metadata=sql("timestamptz NOT NULL"))
+    updated_at: datetime = field(metadata=sql("timestamptz NOT NULL"))
+    version: int = field(metadata=sql("int NOT NULL"))
+    position: int = field(metadata=sql("bigint NOT NULL"))
+    pending: dict[str, Any] | None = field(metadata=sql("jsonb"), default=None)
+    co_organizers: list[str] = field(metadata=sql("text[] NOT NULL"), default_factory=list)
+    route: list[dict[str, Any]] = field(metadata=sql("jsonb NOT NULL"), default_factory=list)
+    tasks: list[dict[str, Any]] = field(metadata=sql("jsonb NOT NULL"), default_factory=list)
+    meetings: list[dict[str, Any]] = field(metadata=sql("jsonb NOT NULL"), default_factory=list)
+    feedback: str | None = field(metadata=sql("text"), default=None)
+    return_visits: list[dict[str, Any]] = field(
+        metadata=sql("jsonb NOT NULL"), default_factory=list
+    )
+    returns: int = field(metadata=sql("int NOT NULL"), default=0)
+    reopened: int = field(metadata=sql("int NOT NULL"), default=0)
+    closed_at: datetime | None = field(metadata=sql("timestamptz"), default=None)
+    merged_into: str | None = field(metadata=sql("text"), default=None)
+    cross_level: bool = field(metadata=sql("boolean NOT NULL"), default=False)
     # units whose involvement ended off the route: {"unit", "event", "at"}
-    past_involvement: list[dict[str, Any]] = field(default_factory=list)
+    past_involvement: list[dict[str, Any]] = field(
+        metadata=sql("jsonb NOT NULL DEFAULT '[]'"), default_factory=list
+    )
 
     @classmethod
     def from_row(cls, row: DictRow) -> Summary:
-        return cls(**{name: row[name] for name, _ in STORED_COLUMNS})
+        return cls(**{c.name: row[c.name] for c in STORED_COLUMNS})
 
     # -- derived columns ---------------------------------------------------------------
 
@@ -154,10 +135,7 @@ class Summary:
     @property
     def due_at(self) -> datetime | None:
         """The earliest open deadline (task or delegation); None once terminal."""
-        if self.terminal:
-            return None
-        dues = [d for d in (self.open_task_due, self.pending_due) if d is not None]
-        return min(dues, default=None)
+        return open_deadline(self.terminal, (self.open_task_due,), self.pending_due)
 
     @property
     def search(self) -> str:
@@ -166,17 +144,20 @@ class Summary:
     # -- who sees it, who must act ----------------------------------------------------
 
     def visibility(self, places: UnitPaths) -> set[tuple[Any, ...]]:
-        """(unit, topic_id, kind, located, due_at) rows."""
+        """(unit, topic_id, kind, located, due_at) rows: 'S' the subtrees of the location
+        and the owner; 'I' and 'E' by `domain.lifecycle.involvement`, as `Topic`."""
         located = places.path(self.location)
         subtree = set(located) | set(places.path(self.owner))
         due = self.due_at
         rows: set[tuple[Any, ...]] = {(u, self.topic_id, "S", u in located, due) for u in subtree}
-        current = {self.owner, *self.co_organizers}
-        current.update(t["handler_unit"] for t in self.tasks)
-        if self.pending:
-            current.add(self.pending["to_unit"])
-        ended = {hop["unit"] for hop in self.route}
-        ended.update(p["unit"] for p in self.past_involvement)
+        current, ended = involvement(
+            self.owner,
+            self.co_organizers,
+            (t["handler_unit"] for t in self.tasks),
+            self.pending["to_unit"] if self.pending else None,
+            (hop["unit"] for hop in self.route),
+            (p["unit"] for p in self.past_involvement),
+        )
         rows.update((u, self.topic_id, "I", False, None) for u in current)
         rows.update((u, self.topic_id, "E", False, None) for u in ended - current)
         return rows
@@ -214,14 +195,22 @@ class Summary:
 
     def db_values(self) -> tuple[Any, ...]:
         """The row in SUMMARY_COLUMNS order, as `array_params` takes it."""
-        return (
-            *(db_value(getattr(self, name), kind) for name, kind in STORED_COLUMNS),
-            self.open_task_due,
-            self.pending_due,
-            self.due_at,
-            self.terminal,
-            self.search,
-        )
+        return tuple(db_value(getattr(self, c.name), c.travel) for c in SUMMARY_COLUMNS)
+
+
+STORED_COLUMNS = columns_of(Summary)
+DERIVED_COLUMNS = tuple(
+    Column(name, sql)
+    for name, sql in (
+        ("open_task_due", "timestamptz"),
+        ("pending_due", "timestamptz"),
+        ("due_at", "timestamptz"),
+        ("terminal", "boolean NOT NULL"),
+        ("search", "text NOT NULL"),
+    )
+)
+SUMMARY_COLUMNS = STORED_COLUMNS + DERIVED_COLUMNS
+SUMMARY_TYPES = tuple(c.travel for c in SUMMARY_COLUMNS)
 
 
 # -- applying events ----------------------------------------------------------------
@@ -297,131 +286,198 @@ def advance(s: Summary, e: Envelope, places: UnitPaths) -> None:
 
 
 def apply_event(s: Summary, e: Envelope, places: UnitPaths) -> None:
-    """The effect of one event on the summary (mirrors each event's `apply`)."""
-    d, at = e.data, e.occurred_at
-    match e.type:
-        case "TopicDetermined":
-            s.stage = Stage.DETERMINED.value
-        case "TopicDeclined":
-            s.stage, s.closed_at = Stage.DECLINED.value, at
-        case "TopicMerged":
-            s.stage, s.closed_at, s.merged_into = Stage.MERGED.value, at, d["into"]
-        case "EscalationRequested" | "DelegationRequested":
-            s.pending = {
-                "kind": TransferKind.ESCALATION
-                if e.type == "EscalationRequested"
-                else TransferKind.DELEGATION,
-                "from_unit": d["from_unit"],
-                "to_unit": d["to_unit"],
-                "reason": d.get("reason", d.get("instructions")),
-                "requested_at": iso(at),
-                "due": iso(d.get("due")),
-                "skip_level": bool(d.get("skip_level", False)),
-            }
-        case "TransferAccepted":
-            why = s.pending["reason"] if s.pending else None
-            _move(s, places, d["to_unit"], at, d["kind"], why)
-            s.pending = None
-        case "TransferReturned":
-            s.pending = None
-            s.returns += 1
-            s.past_involvement.append(_ended(d["to_unit"], e.type, at))
-        case "TopicAbsorbed":
-            for unit in merged_units(e.actor["unit"], d.get("merged_location")):
-                s.past_involvement.append(_ended(unit, e.type, at))
-        case "TransferCancelled":
-            s.pending = None
-        case "TopicTakenOver":
-            s.pending = None
-            _move(s, places, d["to_unit"], at, TransferKind.TAKEOVER, d["reason"])
-        case "CoOrganizerInvited":
-            s.co_organizers.append(d["unit"])
-        case "ResearchStarted":
-            s.stage = Stage.RESEARCH.value
-        case "DeliberationScheduled":
-            s.stage = Stage.DELIBERATION.value
-            s.meetings.append(_scheduled(d))
-        case "DeliberationHeld":
-            meeting = _meeting(s, d["meeting_id"])
-            meeting.update(
-                held_at=iso(at),
-                attendance=list(d["attendance"]),
-                minutes=d["minutes"],
-                recommendations=list(d["recommendations"]),
-            )
-        case _:
-            _apply_later_steps(s, e)
+    """The effect of one event on the summary: its handler (HANDLERS), then its row of
+    `domain.topic.LIFECYCLE` (the stage, a terminal topic's end, a pending transfer
+    that ends), as `Topic.Event.mutate` applies it. Events of IGNORED change nothing
+    the summary shows; an unknown type (a newer writer's) is ignored too."""
+    cls = TOPIC_EVENTS.get(e.type)
+    if cls is None or cls in IGNORED:
+        return
+    handler = HANDLERS[cls]
+    if handler is not None:
+        handler(s, e, places)
+    effect = LIFECYCLE[cls]
+    if effect.stage is not None:
+        s.stage = effect.stage.value
+        if effect.stage in TERMINAL_STAGES:
+            s.closed_at = e.occurred_at
+    if effect.pending is Change.ENDS:
+        s.pending = None
 
 
-def _scheduled(d: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "meeting_id": d["meeting_id"],
-        "scheduled_at": iso(d["scheduled_at"]),
-        "place": d["place"],
-        "format": d["format"],
-        "participants": list(d["participants"]),
-        "held_at": None,
-        "attendance": [],
-        "minutes": None,
-        "recommendations": [],
+def _requested(kind: TransferKind) -> Handler:
+    def requested(s: Summary, e: Envelope, places: UnitPaths) -> None:
+        d = e.data
+        s.pending = {
+            "kind": kind,
+            "from_unit": d["from_unit"],
+            "to_unit": d["to_unit"],
+            "reason": d.get("reason", d.get("instructions")),
+            "requested_at": iso(e.occurred_at),
+            "due": iso(d.get("due")),
+            "skip_level": bool(d.get("skip_level", False)),
+        }
+
+    return requested
+
+
+def _accepted(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    why = s.pending["reason"] if s.pending else None
+    _move(s, places, e.data["to_unit"], e.occurred_at, e.data["kind"], why)
+
+
+def _returned(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    s.returns += 1
+    s.past_involvement.append(_ended(e.data["to_unit"], e.type, e.occurred_at))
+
+
+def _absorbed(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    for unit in merged_units(e.actor["unit"], e.data.get("merged_location")):
+        s.past_involvement.append(_ended(unit, e.type, e.occurred_at))
+
+
+def _taken_over(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    d = e.data
+    _move(s, places, d["to_unit"], e.occurred_at, TransferKind.TAKEOVER, d["reason"])
+
+
+def _merged(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    s.merged_into = e.data["into"]
+
+
+def _co_organizer(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    s.co_organizers.append(e.data["unit"])
+
+
+def _scheduled(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    d = e.data
+    s.meetings.append(
+        {
+            "meeting_id": d["meeting_id"],
+            "scheduled_at": iso(d["scheduled_at"]),
+            "place": d["place"],
+            "format": d["format"],
+            "participants": list(d["participants"]),
+            "held_at": None,
+            "attendance": [],
+            "minutes": None,
+            "recommendations": [],
+        }
+    )
+
+
+def _held(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    d = e.data
+    _meeting(s, d["meeting_id"]).update(
+        held_at=iso(e.occurred_at),
+        attendance=list(d["attendance"]),
+        minutes=d["minutes"],
+        recommendations=list(d["recommendations"]),
+    )
+
+
+def _assigned(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    d = e.data
+    s.tasks.append(
+        {
+            "task_id": d["task_id"],
+            "handler_unit": d["handler_unit"],
+            "handler": d["handler"],
+            "requirement": d["requirement"],
+            "due": iso(d["due"]),
+            "status": TaskStatus.ASSIGNED,
+            "assigned_at": iso(e.occurred_at),
+            "signed_at": None,
+            "completed_at": None,
+            "result": None,
+            "supervisions": 0,
+            "extensions": 0,
+        }
+    )
+
+
+def _signed(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    _task(s, e.data["task_id"]).update(status=TaskStatus.SIGNED, signed_at=iso(e.occurred_at))
+
+
+def _supervised(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    _task(s, e.data["task_id"])["supervisions"] += 1
+
+
+def _extended(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    task = _task(s, e.data["task_id"])
+    task["due"] = iso(e.data["new_due"])
+    task["extensions"] += 1
+
+
+def _completed(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    _task(s, e.data["task_id"]).update(
+        status=TaskStatus.COMPLETED, completed_at=iso(e.occurred_at), result=e.data["result"]
+    )
+
+
+def _feedback(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    s.feedback = e.data["reply"]
+
+
+def _visited(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    d = e.data
+    s.return_visits.append(
+        {
+            "contacted": bool(d["contacted"]),
+            "solved": bool(d["solved"]),
+            "satisfaction": d["satisfaction"],
+            "comment": d.get("comment"),
+            "visited_at": iso(e.occurred_at),
+        }
+    )
+
+
+def _reopened(s: Summary, e: Envelope, places: UnitPaths) -> None:
+    s.feedback = None
+    s.reopened += 1
+
+
+Handler = Callable[[Summary, Envelope, UnitPaths], None]
+# What each event does to the summary beyond its LIFECYCLE row (None: nothing more);
+# TopicSubmitted creates it (`submitted`).
+HANDLERS: dict[type[Aggregate.Event], Handler | None] = {
+    Topic.TopicSubmitted: None,
+    Topic.TopicDetermined: None,
+    Topic.TopicDeclined: None,
+    Topic.TopicMerged: _merged,
+    Topic.TopicAbsorbed: _absorbed,
+    Topic.EscalationRequested: _requested(TransferKind.ESCALATION),
+    Topic.DelegationRequested: _requested(TransferKind.DELEGATION),
+    Topic.TransferAccepted: _accepted,
+    Topic.TransferReturned: _returned,
+    Topic.TransferCancelled: None,
+    Topic.TopicTakenOver: _taken_over,
+    Topic.CoOrganizerInvited: _co_organizer,
+    Topic.ResearchStarted: None,
+    Topic.DeliberationScheduled: _scheduled,
+    Topic.DeliberationHeld: _held,
+    Topic.TaskAssigned: _assigned,
+    Topic.TaskSigned: _signed,
+    Topic.TaskSupervised: _supervised,
+    Topic.TaskDeadlineExtended: _extended,
+    Topic.TaskCompleted: _completed,
+    Topic.FeedbackGiven: _feedback,
+    Topic.ReturnVisitRecorded: _visited,
+    Topic.TopicReopened: _reopened,
+    Topic.TopicClosed: None,
+    Topic.TopicWithdrawn: None,
+}
+# Events the summary does not show (the timeline holds them).
+IGNORED: frozenset[type[Aggregate.Event]] = frozenset(
+    {
+        Topic.CommentAdded,
+        Topic.ResearchReported,
+        Topic.TaskProgressReported,
+        Topic.LeaderInstructionRecorded,
+        Topic.OutcomeAdopted,
     }
-
-
-def _apply_later_steps(s: Summary, e: Envelope) -> None:
-    """Handling, feedback and the end of a topic."""
-    d, at = e.data, e.occurred_at
-    match e.type:
-        case "TaskAssigned":
-            s.stage = Stage.HANDLING.value
-            s.tasks.append(
-                {
-                    "task_id": d["task_id"],
-                    "handler_unit": d["handler_unit"],
-                    "handler": d["handler"],
-                    "requirement": d["requirement"],
-                    "due": iso(d["due"]),
-                    "status": TaskStatus.ASSIGNED,
-                    "assigned_at": iso(at),
-                    "signed_at": None,
-                    "completed_at": None,
-                    "result": None,
-                    "supervisions": 0,
-                    "extensions": 0,
-                }
-            )
-        case "TaskSigned":
-            _task(s, d["task_id"]).update(status=TaskStatus.SIGNED, signed_at=iso(at))
-        case "TaskSupervised":
-            _task(s, d["task_id"])["supervisions"] += 1
-        case "TaskDeadlineExtended":
-            task = _task(s, d["task_id"])
-            task["due"] = iso(d["new_due"])
-            task["extensions"] += 1
-        case "TaskCompleted":
-            _task(s, d["task_id"]).update(
-                status=TaskStatus.COMPLETED, completed_at=iso(at), result=d["result"]
-            )
-        case "FeedbackGiven":
-            s.stage, s.feedback = Stage.FEEDBACK.value, d["reply"]
-        case "ReturnVisitRecorded":
-            s.return_visits.append(
-                {
-                    "contacted": bool(d["contacted"]),
-                    "solved": bool(d["solved"]),
-                    "satisfaction": d["satisfaction"],
-                    "comment": d.get("comment"),
-                    "visited_at": iso(at),
-                }
-            )
-        case "TopicReopened":
-            s.stage, s.feedback = Stage.HANDLING.value, None
-            s.reopened += 1
-        case "TopicClosed":
-            s.stage, s.closed_at = Stage.CLOSED.value, at
-        case "TopicWithdrawn":
-            s.stage, s.closed_at, s.pending = Stage.WITHDRAWN.value, at, None
-        case _:
-            pass  # comments, research reports, progress, instructions, adoptions
+)
 
 
 # -- the view -------------------------------------------------------------------------
@@ -436,41 +492,9 @@ class TopicsView(View):
 
     name = "topics"
     tables = ("inbox", "topic_visibility", "topic_summary")
-    # Few indexes, each for a query of projections.queries: every one costs the rebuild.
+    # Few indexes, each for a query of projections.topics.queries: every one costs the rebuild.
     DDL = (
-        "CREATE TABLE IF NOT EXISTS {schema}.topic_summary ("
-        " topic_id text PRIMARY KEY,"
-        " title text NOT NULL,"
-        " description text NOT NULL,"
-        " category text NOT NULL,"
-        " source text NOT NULL,"
-        " stage text NOT NULL,"
-        " location text NOT NULL,"
-        " location_level smallint NOT NULL,"
-        " owner text NOT NULL,"
-        " owner_level smallint NOT NULL,"
-        " submitted_at timestamptz NOT NULL,"
-        " updated_at timestamptz NOT NULL,"
-        " version int NOT NULL,"
-        " position bigint NOT NULL,"
-        " pending jsonb,"
-        " co_organizers text[] NOT NULL,"
-        " route jsonb NOT NULL,"
-        " tasks jsonb NOT NULL,"
-        " meetings jsonb NOT NULL,"
-        " feedback text,"
-        " return_visits jsonb NOT NULL,"
-        " returns int NOT NULL,"
-        " reopened int NOT NULL,"
-        " closed_at timestamptz,"
-        " merged_into text,"
-        " cross_level boolean NOT NULL,"
-        " open_task_due timestamptz,"
-        " pending_due timestamptz,"
-        " due_at timestamptz,"
-        " terminal boolean NOT NULL,"
-        " search text NOT NULL,"
-        " past_involvement jsonb NOT NULL DEFAULT '[]')",
+        create_table("topic_summary", SUMMARY_COLUMNS, "topic_id"),
         # a table created before the column existed gets it (a rebuild fills it in)
         "ALTER TABLE {schema}.topic_summary"
         " ADD COLUMN IF NOT EXISTS past_involvement jsonb NOT NULL DEFAULT '[]'",
@@ -506,19 +530,7 @@ class TopicsView(View):
     )
     STATEMENTS: ClassVar[dict[str, str]] = {
         "select": "SELECT * FROM {schema}.topic_summary WHERE topic_id = ANY(%s)",
-        "upsert": (
-            "INSERT INTO {schema}.topic_summary AS t (" + ", ".join(SUMMARY_NAMES) + ")"
-            " SELECT "
-            + ", ".join(
-                f"r.{n}::text[]" if n == "co_organizers" else f"r.{n}" for n in SUMMARY_NAMES
-            )
-            + " FROM "
-            + unnest_of([t for _, t in SUMMARY_COLUMNS])
-            + " AS r("
-            + ", ".join(SUMMARY_NAMES)
-            + ") ON CONFLICT (topic_id) DO UPDATE SET "
-            + ", ".join(f"{n} = EXCLUDED.{n}" for n in SUMMARY_NAMES[1:])
-        ),
+        "upsert": upsert_unnest("topic_summary", SUMMARY_COLUMNS, unnest_of(SUMMARY_TYPES)),
         "delete_visibility": "DELETE FROM {schema}.topic_visibility WHERE topic_id = ANY(%s)",
         "insert_visibility": (
             "INSERT INTO {schema}.topic_visibility (unit, topic_id, kind, located, due_at)"
@@ -569,7 +581,7 @@ class TopicsView(View):
             return
         curs.execute(
             self.sql["upsert"],
-            array_params([s.db_values() for s in summaries], [t for _, t in SUMMARY_COLUMNS]),
+            array_params([s.db_values() for s in summaries], SUMMARY_TYPES),
         )
         stale_visibility: list[str] = []
         stale_inbox: list[str] = []
