@@ -1,8 +1,11 @@
 """The layers, read from the source with `ast`: imports point inwards and form no circle.
 
-domain ← projections ← infra ← api ← api.entry (the entry points). Every import counts —
-top level, inside a function, under `TYPE_CHECKING` — since each is an arrow a reader
-has to follow.
+domain ← projections ← infra ← api ← api.entry (the entry points). For the direction
+every import counts — top level, inside a function, under `TYPE_CHECKING` — since each
+is an arrow a reader has to follow. For circles every import that runs counts (top
+level and inside functions); one under `if TYPE_CHECKING:` only names a type for mypy
+and never runs, so a pair of modules that need each other's types may close a circle
+that way (`domain.lifecycle` reads `domain.topic.Stage` so).
 """
 
 from __future__ import annotations
@@ -40,9 +43,27 @@ def _project_module(name: str) -> str | None:
     return name or None
 
 
-def _imported(module: str, tree: ast.Module) -> Iterator[tuple[str, int]]:
-    is_package = MODULES[module].name == "__init__.py"
+def _for_typing_only(tree: ast.Module) -> set[ast.AST]:
+    """The statements under an `if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`)."""
+    found: set[ast.AST] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.If) and (
+            (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+        ):
+            for statement in node.body:
+                found.update(ast.walk(statement))
+    return found
+
+
+def _imported(
+    module: str, tree: ast.Module, *, typing_too: bool = True
+) -> Iterator[tuple[str, int]]:
+    is_package = MODULES[module].name == "__init__.py"
+    skipped = set() if typing_too else _for_typing_only(tree)
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -57,12 +78,13 @@ def _imported(module: str, tree: ast.Module) -> Iterator[tuple[str, int]]:
                 yield (name if name in MODULES else base), node.lineno
 
 
-def _graph() -> dict[str, dict[str, int]]:
+def _graph(*, typing_too: bool = True) -> dict[str, dict[str, int]]:
     """module → {imported project module: line of the first such import}."""
     graph: dict[str, dict[str, int]] = {}
     for module, path in MODULES.items():
         edges: dict[str, int] = {}
-        for name, line in _imported(module, ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for name, line in _imported(module, tree, typing_too=typing_too):
             target = _project_module(name)
             if target is not None and target != module:
                 edges.setdefault(target, line)
@@ -70,7 +92,8 @@ def _graph() -> dict[str, dict[str, int]]:
     return graph
 
 
-GRAPH = _graph()
+GRAPH = _graph()  # every import: the arrows' direction
+RUNNING = _graph(typing_too=False)  # the imports that run: circles
 
 
 def _inside(module: str, package: str) -> bool:
@@ -171,7 +194,23 @@ def test_the_rules_see_an_arrow_up() -> None:
 
 
 def test_the_project_modules_import_each_other_in_no_circle() -> None:
-    assert _cycles(GRAPH) == []
+    assert _cycles(RUNNING) == []
+
+
+def test_an_import_for_typing_only_points_but_does_not_run() -> None:
+    tree = ast.parse(
+        "import typing\nfrom typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from domain.topic import Stage\n"
+        "if typing.TYPE_CHECKING:\n    import domain.units\n"
+        "def f():\n    from domain.errors import LinkageError\n"
+    )
+    every = [name for name, _ in _imported("domain.lifecycle", tree)]
+    running = [name for name, _ in _imported("domain.lifecycle", tree, typing_too=False)]
+    assert "domain.topic" in every
+    assert "domain.units" in every
+    assert "domain.topic" not in running
+    assert "domain.units" not in running
+    assert "domain.errors" in running
 
 
 @pytest.mark.parametrize(
