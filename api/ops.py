@@ -40,7 +40,7 @@ from api.state import ApiState
 from domain.errors import ForbiddenError
 from domain.topic import Role
 from domain.units import Level, level_of_code
-from infra.stream.projector import StreamStatus, stream_status
+from infra.stream.state import StreamStatus, stream_status
 from projections.runner import ViewStatus
 
 PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait at most for a busy read pool
