@@ -203,6 +203,8 @@ def _console_queries() -> dict[str, str]:
             document = m.group(1)
             if "${mutation." in document:  # the action form: once per mutation of the schema
                 for field_name, field in build_schema()._schema.mutation_type.fields.items():
+                    if get_named_type(field.type).name != "TopicPayload":
+                        continue  # the topic page offers a topic's commands only
                     input_type = get_named_type(field.args["input"].type).name
                     concrete = document.replace("${mutation.input}", input_type)
                     found[field_name] = concrete.replace("${mutation.name}", field_name)

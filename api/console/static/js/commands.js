@@ -11,7 +11,7 @@ import { label, STAGE } from './ui.js';
 const TYPE_REF = 'kind name ofType { kind name ofType { kind name ofType { kind name } } }';
 const INTROSPECTION = `query Commands {
   __schema {
-    mutationType { fields { name description args { name type { ${TYPE_REF} } } } }
+    mutationType { fields { name description type { ${TYPE_REF} } args { name type { ${TYPE_REF} } } } }
     types { kind name description
       inputFields { name description defaultValue type { ${TYPE_REF} } }
       enumValues { name description } }
@@ -24,7 +24,8 @@ let catalogue = null;
 export function commandCatalogue() {
   catalogue ||= gql(INTROSPECTION).then(({ __schema: schema }) => {
     const types = new Map(schema.types.map((t) => [t.name, t]));
-    return schema.mutationType.fields.map((m) => {
+    // a topic's commands (their payload is a TopicPayload); plans have commands of their own
+    return schema.mutationType.fields.filter((m) => named(m.type).name === 'TopicPayload').map((m) => {
       const arg = m.args.find((a) => a.name === 'input') || m.args[0];
       const inputName = arg ? named(arg.type).name : null;
       return {
