@@ -465,7 +465,10 @@ class Topic(Aggregate):
         return None
 
     def can_see(self, unit: str, units: UnitDirectory) -> bool:
-        return self.involvement(unit, units) is not None
+        """`domain.access.may_read_topic` for a caller holding the topic."""
+        from domain.access import may_read_topic
+
+        return may_read_topic(unit, self, units)
 
     def how_involvement_ended(self, unit: str) -> str | None:
         """The last event that ended `unit`'s involvement, in words; None if none did."""
