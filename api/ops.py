@@ -39,7 +39,7 @@ from api.errors import RETRY_AFTER, database_unreachable
 from api.state import ApiState
 from domain.access import OPERATOR_ROLE, may_operate
 from domain.errors import ForbiddenError
-from infra.stream.projector import StreamStatus, stream_status
+from infra.stream.state import StreamStatus, stream_status
 from projections.runner import ViewStatus
 
 PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait at most for a busy read pool

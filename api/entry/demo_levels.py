@@ -15,9 +15,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from domain.application import LinkageApp
-from domain.topic import Actor, Role
-from infra.demo import (
+from api.entry.demo import (
     CITY,
     CITY_STAFF,
     COUNTY_LEADER,
@@ -30,6 +28,8 @@ from infra.demo import (
     VILLAGE,
     VILLAGE_STAFF,
 )
+from domain.application import LinkageApp
+from domain.topic import Actor, Role
 
 PROVINCE_STAFF = Actor("ma.lin", PROVINCE, Role.STAFF)
 CITY_HANDLER = Actor("lz.traffic", CITY, Role.HANDLER)
