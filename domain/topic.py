@@ -464,12 +464,6 @@ class Topic(Aggregate):
             return Involvement.ENDED
         return None
 
-    def can_see(self, unit: str, units: UnitDirectory) -> bool:
-        """`domain.access.may_read_topic` for a caller holding the topic."""
-        from domain.access import may_read_topic
-
-        return may_read_topic(unit, self, units)
-
     def how_involvement_ended(self, unit: str) -> str | None:
         """The last event that ended `unit`'s involvement, in words; None if none did."""
         ends: list[tuple[datetime, str]] = []

@@ -89,7 +89,6 @@ def test_the_location_and_its_ancestors_see_a_topic_and_no_sibling_does(
     topic = submitted()
     assert may_read_topic(unit, topic, UNITS) is reads
     assert may_take_part(unit, topic, UNITS) is takes_part
-    assert topic.can_see(unit, UNITS) is reads  # the aggregate asks the same policy
 
 
 def test_a_pending_transfer_target_takes_part_and_after_returning_it_only_reads() -> None:
