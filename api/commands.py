@@ -1,7 +1,8 @@
 """The commands as the API offers them: one table shared by GraphQL and REST.
 
 `CommandService.run` acts for a token: it picks the token's first role that the
-domain permits for the command (a token usually has one role), calls the
+domain permits for the command (`domain.access.acting_role`; a token usually has
+one role), calls the
 application verb and records the command's latency and outcome for /metrics.
 Every refusal stays a `LinkageError`; each protocol renders it its own way.
 """
@@ -15,8 +16,9 @@ from typing import Any
 from api.auth import Principal
 from api.ids import decode_global_id
 from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
+from domain.access import acting_role
 from domain.application import CommandResult, LinkageApp
-from domain.errors import BadInputError, ForbiddenError, LinkageError
+from domain.errors import BadInputError, LinkageError
 
 # contract mutation name -> LinkageApp verb
 COMMAND_METHODS: dict[str, str] = {
@@ -68,18 +70,12 @@ class CommandService:
         started = time.perf_counter()
         outcome = "OK"
         try:
-            for i, role in enumerate(principal.roles):
-                actor = principal.actor(role)
-                try:
-                    if topic_id is None:
-                        result: CommandResult = verb(actor, **arguments)
-                    else:
-                        result = verb(actor, topic_id, **arguments)
-                    return result
-                except ForbiddenError as err:
-                    if err.rule != "ROLE_NOT_PERMITTED" or i == len(principal.roles) - 1:
-                        raise
-            raise AssertionError("a principal always has a role")  # pragma: no cover
+            actor = principal.actor(acting_role(principal.roles, name))
+            if topic_id is None:
+                result: CommandResult = verb(actor, **arguments)
+            else:
+                result = verb(actor, topic_id, **arguments)
+            return result
         except LinkageError as err:
             outcome = err.code
             raise
