@@ -28,8 +28,21 @@ def live(pg_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
         yield server
 
 
+_OPEN: list[GraphQLSession] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions() -> Iterator[None]:
+    """Every session a test opened is closed after it (no socket left behind)."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def session(live: Live, unit: str, *roles: Role) -> GraphQLSession:
-    return GraphQLSession(live.url, live.headers(unit, *roles))
+    opened = GraphQLSession(live.url, live.headers(unit, *roles))
+    _OPEN.append(opened)
+    return opened
 
 
 def mutate(s: GraphQLSession, name: str, **input: Any) -> dict[str, Any]:
