@@ -1,6 +1,6 @@
 """The FastAPI application: GraphQL, REST commands, health and metrics.
 
-`create_app(state)` wires one process's `ApiState` into the routes; `api.server`
+`create_app(state)` wires one process's `ApiState` into the routes; `api.entry.server`
 builds the state and runs uvicorn.
 """
 

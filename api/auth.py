@@ -15,14 +15,10 @@ each time, so a retirement takes effect on the next request.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, NoReturn
 
 import jwt
@@ -31,7 +27,7 @@ from api.errors import database_unreachable, unavailable_error
 from domain.errors import BadInputError, LinkageError
 from domain.topic import Actor, Role
 from domain.units import UnitDirectory
-from infra.settings import Settings, SettingsError
+from infra.settings import SettingsError
 
 ALGORITHM = "HS256"
 ISSUER = "linkage"
@@ -246,33 +242,3 @@ def parse_roles(text: str) -> list[Role]:
     if not roles:
         raise BadInputError("ROLE_REQUIRED", "a token needs at least one role")
     return roles
-
-
-def signing_secret(settings: Settings) -> str:
-    """LINKAGE_SECRET, or the embedded installation's own key (created on first use)."""
-    if settings.secret:
-        return settings.secret
-    if not settings.embedded:
-        raise SettingsError(
-            "LINKAGE_SECRET is required when LINKAGE_DATABASE_URL is set "
-            "(every api process must sign and verify with the same key)"
-        )
-    path = settings.home / "secret"
-    if not path.exists():
-        _create_private(path, secrets.token_urlsafe(48))
-    return path.read_text(encoding="utf-8").strip()
-
-
-def _create_private(path: Path, text: str) -> None:
-    """Write `text` to `path` (mode 0600) unless it exists: the first of racing callers —
-    threads or processes — wins, and every caller then reads the same key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    temporary.touch(mode=0o600)
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.link(temporary, path)  # atomic, and never replaces an existing key
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -4,10 +4,10 @@
 contract mutation name; `command_of` builds a typed command from a protocol's
 arguments (field names as the command's, BAD_INPUT naming any unknown or
 missing field). `CommandService.run` acts for a token: it picks the token's
-first role that the domain permits for the command (a token usually has one
-role), hands the command to `LinkageApp.handle` and records the command's
-latency and outcome for /metrics. Every refusal stays a `LinkageError`; each
-protocol renders it its own way.
+first role that the domain permits for the command (`domain.access.acting_role`;
+a token usually has one role), hands the command to `LinkageApp.handle` and
+records the command's latency and outcome for /metrics. Every refusal stays a
+`LinkageError`; each protocol renders it its own way.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from collections import abc
 from api.auth import Principal
 from api.ids import decode_global_id
 from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
+from domain.access import acting_role
 from domain.application import CommandResult, LinkageApp
-from domain.errors import BadInputError, ForbiddenError, LinkageError
+from domain.errors import BadInputError, LinkageError
 from domain.topic_commands import COMMAND_TYPES, Command, SubmitTopic, TopicCommand
 
 # contract mutation name -> command type
@@ -42,14 +43,8 @@ class CommandService:
         started = time.perf_counter()
         outcome = "OK"
         try:
-            for i, role in enumerate(principal.roles):
-                actor = principal.actor(role)
-                try:
-                    return self.app.handle(actor, command, expected_version=expected_version)
-                except ForbiddenError as err:
-                    if err.rule != "ROLE_NOT_PERMITTED" or i == len(principal.roles) - 1:
-                        raise
-            raise AssertionError("a principal always has a role")  # pragma: no cover
+            actor = principal.actor(acting_role(principal.roles, command.name))
+            return self.app.handle(actor, command, expected_version=expected_version)
         except LinkageError as err:
             outcome = err.code
             raise

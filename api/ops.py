@@ -37,14 +37,12 @@ from api.auth import Principal, UnauthenticatedError
 from api.deps import StateDep
 from api.errors import RETRY_AFTER, database_unreachable
 from api.state import ApiState
+from domain.access import OPERATOR_ROLE, may_operate
 from domain.errors import ForbiddenError
-from domain.topic import Role
-from domain.units import Level, level_of_code
-from infra.stream.projector import StreamStatus, stream_status
+from infra.stream.state import StreamStatus, stream_status
 from projections.runner import ViewStatus
 
 PROBE_TIMEOUT = 2.0  # seconds /readyz and /metrics wait at most for a busy read pool
-OPERATOR_ROLE = Role.AUDITOR
 
 router = APIRouter(tags=["operations"])
 
@@ -121,7 +119,7 @@ def _is_operator(state: ApiState, principal: Principal) -> bool:
     """AUDITOR of the root unit (a province code: the top of the five levels) that is
     not retired — the directory is asked when the database answers; in an outage the
     code's level decides, so an operator still learns why the probe fails."""
-    if OPERATOR_ROLE not in principal.roles or level_of_code(principal.unit) != Level.PROVINCE:
+    if not may_operate(principal.roles, principal.unit):  # domain.access
         return False
     try:
         unit = state.runtime.units.get(principal.unit)

@@ -1,4 +1,5 @@
-"""Who reads a submitter's name and phone (PIPL, DESIGN §10), and the reading itself.
+"""Reading a submitter's name and phone (PIPL, DESIGN §10); who may is
+`domain.access.may_read_personal_data`.
 
 The staff and leaders of the unit that **currently owns** the topic read them: that
 unit determines the topic, runs the consultation, replies to the public and makes the
@@ -17,20 +18,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.auth import Principal
-from domain.topic import Role, SealedSubmitter
+from domain.topic import SealedSubmitter
 from infra.bootstrap import Runtime
-
-READING_ROLES = frozenset({Role.STAFF, Role.LEADER})
-
-
-def may_read_submitters(principal: Principal) -> bool:
-    """Whether the token has a role that reads submitters at all."""
-    return any(role in READING_ROLES for role in principal.roles)
-
-
-def may_read_submitter(principal: Principal, owner: str) -> bool:
-    return principal.unit == owner and may_read_submitters(principal)
 
 
 def sealed_submitter(runtime: Runtime, topic_id: str) -> SealedSubmitter | None:

@@ -12,11 +12,12 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from api.auth import TokenService, signing_secret
+from api.auth import TokenService
 from api.commands import CommandService
 from api.metrics import SQL_STATEMENTS
 from infra.bootstrap import Runtime
 from infra.pools import harden
+from infra.secret import signing_secret
 
 READ_POOL_SIZE = 8
 CONSISTENCY_TIMEOUT = 5.0  # seconds a `consistentWith` read waits at most
@@ -59,9 +60,9 @@ class ApiState:
             reads=reads,
             projecting=projecting,
         )
-        runtime.projections  # noqa: B018  (creates the read-model tables if missing)
+        read_models = runtime.open_read_models()  # creates the read-model tables if missing
         if projecting:
-            runtime.projections.start()
+            read_models.start()
         return state
 
     def close(self) -> None:

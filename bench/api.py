@@ -39,9 +39,10 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
-from api.auth import TokenService, signing_secret
+from api.auth import TokenService
 from domain.topic import Role
 from infra.database import start_embedded
+from infra.secret import signing_secret
 from infra.settings import Settings
 
 SUBMIT = "mutation($i: SubmitTopicInput!) { submitTopic(input: $i) { position topic { topicId } } }"
@@ -110,7 +111,7 @@ def run(
     env.pop("LINKAGE_DATABASE_URL", None)
     env.pop("LINKAGE_KAFKA_BOOTSTRAP", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "api.entry.cli", "serve", "--port", str(port),
          "--workers", str(workers)],
         env=env,
     )  # fmt: skip

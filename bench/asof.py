@@ -54,7 +54,7 @@ VILLAGE = "620102001001"  # 畅家巷社区居委会, 兰州市城关区
 
 def run(quick: bool, home: Path | None = None) -> dict[str, Any]:
     """Measure and return the results (see the module's doc)."""
-    from api.server import running
+    from api.entry.server import running
     from domain.topic import Actor, Role
     from domain.units import Level
     from infra.bootstrap import build_runtime

@@ -46,7 +46,7 @@ def start_demo(home: Path, port: int) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "LINKAGE_HOME": str(home)}
     env.pop("LINKAGE_DATABASE_URL", None)
     demo = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "api.entry.cli", "demo", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

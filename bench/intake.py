@@ -37,11 +37,12 @@ from typing import Any
 
 import httpx
 
-from api.auth import TokenService, signing_secret
+from api.auth import TokenService
 from bench.api import _free_port, _memory, _wait_ready
 from domain.topic import Role
 from domain.units import Level, Unit
 from infra.bootstrap import Runtime, bootstrap
+from infra.secret import signing_secret
 from infra.settings import Settings
 from infra.simulate import Chunk, Simulator
 from infra.units_import import GANSU, import_units
@@ -87,7 +88,7 @@ def measure(home: Path, quick: bool, *, stop_server: bool = False) -> dict[str, 
 def _batch_api(home: Path, token: str, villages: list[str], seconds: float) -> dict[str, Any]:
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "serve", "--port", str(port), "--workers", "1"],
+        [sys.executable, "-m", "api.entry.cli", "serve", "--port", str(port), "--workers", "1"],
         env={**os.environ, "LINKAGE_HOME": str(home)},
         stdout=subprocess.DEVNULL,
     )

@@ -35,15 +35,16 @@ from typing import Any
 
 import httpx
 
-from api.auth import TokenService, signing_secret
+from api.auth import TokenService
 from bench.api import _commands, _free_port, _memory, _percentiles, _pick, _wait_ready
 from bench.memory import process_tree_peak
 from domain.topic import Role
 from infra.bootstrap import build_runtime
 from infra.database import start_embedded
+from infra.secret import signing_secret
 from infra.settings import Settings
-from infra.stream.projector import create_tables
 from infra.stream.relay import Relay
+from infra.stream.state import create_tables
 from tests.utils.kafka import Broker
 
 PROBE = "mutation($i: SubmitTopicInput!) { submitTopic(input: $i) { position } }"
@@ -131,7 +132,7 @@ def end_to_end_lag(home: Path, broker: Broker, clients: int, seconds: float) -> 
         )
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    cli = [sys.executable, "-m", "infra.cli"]
+    cli = [sys.executable, "-m", "api.entry.cli"]
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
     commands = {

@@ -25,6 +25,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import may_read_topic
 from domain.errors import BadInputError, ConflictError, LinkageError, NotFoundError
 from domain.topic import (
     Actor,
@@ -369,7 +370,7 @@ class LinkageApp(Application[uuid.UUID]):
             topic = self.get_topic(topic_id)
         except NotFoundError:
             return None
-        if not topic.can_see(actor.unit, self.units):
+        if not may_read_topic(actor.unit, topic, self.units):
             raise external_ref_used(topic.external_ref or "")
         return CommandResult(topic.id, topic.version, self.head_position(), duplicate=True)
 
@@ -390,7 +391,7 @@ class LinkageApp(Application[uuid.UUID]):
         """The topic, if the actor's unit may see it; an invisible topic is answered
         exactly as a missing one, so commands never leak its existence (DESIGN §6)."""
         topic = self.get_topic(topic_id)
-        if not topic.can_see(actor.unit, self.units):
+        if not may_read_topic(actor.unit, topic, self.units):
             raise NotFoundError("TOPIC_NOT_FOUND", f"topic {topic_id} does not exist")
         return topic
 
@@ -404,7 +405,7 @@ class LinkageApp(Application[uuid.UUID]):
     ) -> CommandResult:
         """Load, act, save; `also` holds other topics the action changed (it may
         refill it on each attempt), saved in the same transaction."""
-        turn = self._turns[topic_id.int % TOPIC_LOCK_STRIPES]
+        turn = self._turns[uuid.UUID(str(topic_id)).int % TOPIC_LOCK_STRIPES]  # str ids too
         for _ in retry_attempts():
             with turn:  # held for one attempt, never while pausing
                 topic = self.visible_topic(actor, topic_id)

@@ -464,9 +464,6 @@ class Topic(Aggregate):
             return Involvement.ENDED
         return None
 
-    def can_see(self, unit: str, units: UnitDirectory) -> bool:
-        return self.involvement(unit, units) is not None
-
     def how_involvement_ended(self, unit: str) -> str | None:
         """The last event that ended `unit`'s involvement, in words; None if none did."""
         ends: list[tuple[datetime, str]] = []

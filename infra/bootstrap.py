@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from domain.application import LinkageApp
 from infra.database import Database, open_database
 from infra.pools import harden
 from infra.privacy import PersonalDataVault
+from infra.secret import signing_secret
 from infra.settings import Settings
+from infra.stream.state import Watermark
 from projections.base import View
 from projections.runner import ProjectionRunner
 from projections.units import CachedUnitDirectory, UnitsView
-
-if TYPE_CHECKING:
-    from infra.stream.projector import Watermark
 
 
 @dataclass
@@ -31,24 +30,32 @@ class Runtime:
     units: CachedUnitDirectory
     vault: PersonalDataVault
     _closed: bool = field(default=False, repr=False)
+    _read_models: ProjectionRunner | None = field(default=None, repr=False)
+    _opening: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    @cached_property
+    def open_read_models(self) -> ProjectionRunner:
+        """Open the read models of DESIGN §5 and their runner, creating their tables if
+        missing; idempotent (every call returns the same runner)."""
+        with self._opening:
+            if self._read_models is None:
+                views = [cls(self.database.datastore(), self.units) for cls in view_classes()]
+                runner = ProjectionRunner(
+                    self.app, views, self.database.conninfo, fed_up_to=self.kafka_watermark
+                )
+                runner.create_tables()
+                self._read_models = runner
+            return self._read_models
+
+    @property
     def projections(self) -> ProjectionRunner:
-        """The read models of DESIGN §5 and their runner (tables created on first use)."""
-        views = [cls(self.database.datastore(), self.units) for cls in view_classes()]
-        runner = ProjectionRunner(
-            self.app, views, self.database.conninfo, fed_up_to=self.kafka_watermark
-        )
-        runner.create_tables()
-        return runner
+        """The read models' runner (`open_read_models`, which opens them on first use)."""
+        return self.open_read_models()
 
     @cached_property
     def kafka_watermark(self) -> Watermark | None:
         """Distributed mode: how far the Kafka projectors have fed the read models."""
         if not self.settings.distributed:
             return None
-        from infra.stream.projector import Watermark
-
         return Watermark(self.database.datastore(pool_size=1), self.settings.kafka_topic)
 
     def close(self) -> None:
@@ -56,9 +63,9 @@ class Runtime:
             self._closed = True
             if self.__dict__.get("kafka_watermark") is not None:
                 self.kafka_watermark.datastore.close()  # type: ignore[union-attr]
-            if "projections" in self.__dict__:
-                self.projections.close()
-                for view in self.projections.views.values():
+            if self._read_models is not None:
+                self._read_models.close()
+                for view in self._read_models.views.values():
                     view.datastore.close()
             self.app.close()
             self.units_view.datastore.close()
@@ -99,8 +106,6 @@ def _secret_of(settings: Settings) -> Callable[[], str]:
     """The deployment secret, read when first needed (person ids are keyed with it)."""
 
     def secret() -> str:
-        from api.auth import signing_secret
-
         return signing_secret(settings)
 
     return secret

@@ -395,17 +395,22 @@ def export_window(
     return ExportWindow(unit, lo, hi, viewer)
 
 
-def check_export_unit(conn: Connection[Any], unit: str, within: str | None = None) -> None:
-    """The unit exists (and, with `within`, lies in that unit's subtree); otherwise
-    UNIT_NOT_FOUND, the same answer for a unit out of reach as for an unknown one."""
-    missing = NotFoundError("UNIT_NOT_FOUND", f"unit {unit!r} does not exist")
+def unit_path(conn: Connection[Any], unit: str) -> tuple[str, ...] | None:
+    """The unit's code and its ancestors' codes, None for an unknown unit (whom the
+    path lets audit it is `domain.access.may_audit_unit`'s)."""
     if not is_plausible_code(unit):
-        raise missing
+        return None
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(UNIT_PATH, (unit,))
         row = cur.fetchone()
-    if row is None or (within is not None and within not in row[0]):
-        raise missing
+    return None if row is None else tuple(row[0])
+
+
+def check_export_unit(conn: Connection[Any], unit: str) -> None:
+    """The unit exists; otherwise UNIT_NOT_FOUND (the operator's export: the CLI holds
+    no token, it reads what the database holds)."""
+    if unit_path(conn, unit) is None:
+        raise NotFoundError("UNIT_NOT_FOUND", f"unit {unit!r} does not exist")
 
 
 def count_topics(conn: Connection[Any], window: ExportWindow) -> int:

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from domain.application import REASON_FIELDS, event_data, event_type
 from domain.lifecycle import event_classes
+from domain.plan import PLAN_EVENT_TYPES
 from domain.units import UnitImport
 
 # The hierarchy's events share the log with the topics' events.
@@ -34,7 +35,7 @@ class Envelope:
 
     @property
     def is_topic_event(self) -> bool:
-        return self.type not in UNIT_EVENT_TYPES
+        return self.type not in UNIT_EVENT_TYPES and self.type not in PLAN_EVENT_TYPES
 
     @property
     def reason(self) -> str | None:

@@ -113,7 +113,7 @@ class ProjectionRunner:
     ) -> None:
         self.app = app
         # In distributed mode the Kafka projectors feed the views: this tells up to
-        # which store position they are complete (`infra.stream.projector.watermark`).
+        # which store position they are complete (`infra.stream.state.Watermark`).
         self.fed_up_to = fed_up_to
         self.views = {view.name: view for view in views}
         self.conninfo = conninfo

@@ -22,8 +22,9 @@ from strawberry.fastapi import BaseContext
 from api.auth import Principal, UnauthenticatedError
 from api.deps import request_principal
 from api.errors import UnavailableError
-from api.personal import may_read_submitter, may_read_submitters, open_submitter
+from api.personal import open_submitter
 from api.state import ApiState
+from domain.access import may_read_personal_data, may_read_topic, reads_personal_data
 from domain.application import CommandResult
 from domain.errors import BadInputError, LinkageError, NotFoundError
 from domain.topic_commands import Command
@@ -88,17 +89,17 @@ class Context(BaseContext):
     # -- personal data ---------------------------------------------------------------------
 
     async def submitter(self, topic_id: str) -> dict[str, Any] | None:
-        """The topic's submitter as the viewer may see them (api.personal), once per request."""
+        """The topic's submitter as the viewer may see them (domain.access), once per request."""
         if topic_id not in self._submitters:
             self._submitters[topic_id] = await self._submitter(topic_id)
         return self._submitters[topic_id]
 
     async def _submitter(self, topic_id: str) -> dict[str, Any] | None:
         viewer, runtime = self.viewer, self.state.runtime
-        if not may_read_submitters(viewer):
+        if not reads_personal_data(viewer.roles):
             return None
         row = await self.db(lambda conn: queries.topic(conn, viewer.unit, topic_id))
-        if row is None or not may_read_submitter(viewer, row.owner):
+        if row is None or not may_read_personal_data(viewer.roles, viewer.unit, row.owner):
             return None
         return await to_thread.run_sync(lambda: open_submitter(runtime, topic_id))
 
@@ -132,7 +133,7 @@ class Context(BaseContext):
 
         def replayed() -> TopicRow | None:
             try:
-                if not app.get_topic(topic_id).can_see(viewer, app.units):
+                if not may_read_topic(viewer, app.get_topic(topic_id), app.units):
                     return None
             except NotFoundError:
                 return None

@@ -27,11 +27,13 @@ from strawberry.extensions import (
     max_aliases,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.errors import database_unreachable, unavailable_error
 from api.graphql.cost import CostLimit, DepthLimit
 from api.graphql.mutations import Mutation
+from api.graphql.plans import PlanMutation, PlanQuery
 from api.graphql.queries import Query
 from api.graphql.scalars import DateTimeScalar
 from api.graphql.types import Topic, Unit
@@ -108,8 +110,8 @@ def format_error(error: GraphQLError) -> dict[str, object]:
 
 def build_schema() -> LinkageSchema:
     return LinkageSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, PlanQuery)),
+        mutation=merge_types("Mutation", (Mutation, PlanMutation)),
         types=[Topic, Unit],
         scalar_overrides={datetime: DateTimeScalar},
         config=StrawberryConfig(auto_camel_case=True),

@@ -1,8 +1,9 @@
 """The auditors' reads over REST (issue 6): a topic's history (as of an instant) and
 the streamed export of a unit's events.
 
-Who may: a token with the AUDITOR or the LEADER role (leaders answer for their
-unit's record); anyone else is refused with `FORBIDDEN / AUDIT_ROLE_REQUIRED`.
+Who may (`domain.access`, the one access policy): a token with the AUDITOR or the
+LEADER role (leaders answer for their unit's record); anyone else is refused with
+`FORBIDDEN / AUDIT_ROLE_REQUIRED`.
 Scope: the token's subtree, as everywhere — a unit outside it reads as unknown
 (`NOT_FOUND / UNIT_NOT_FOUND`), a topic out of sight as missing
 (`NOT_FOUND / TOPIC_NOT_FOUND`). An export of a unit is the intersection of what
@@ -22,24 +23,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
-from api.auth import Principal
 from api.commands import parse_topic_id
 from api.deps import CurrentPrincipal, StateDep
 from api.errors import PROBLEM_JSON
 from api.rest.responses import PROBLEM_SCHEMA
-from domain.errors import ForbiddenError
-from domain.topic import Role
+from domain.access import may_audit_unit, require_audit_role
+from domain.errors import NotFoundError
 from infra.audit_format import check_format, chunked, formatted
 from projections.audit import (
     EXPORT_COLUMNS,
     UnitNames,
-    check_export_unit,
     export_rows,
     export_window,
     topic_history,
+    unit_path,
 )
 
-AUDIT_ROLES = (Role.AUDITOR, Role.LEADER)
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -54,15 +53,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(tags=["audit"])
-
-
-def require_audit_role(principal: Principal) -> None:
-    if not any(role in AUDIT_ROLES for role in principal.roles):
-        held = ", ".join(r.value for r in principal.roles)
-        raise ForbiddenError(
-            "AUDIT_ROLE_REQUIRED",
-            f"audit reads need the AUDITOR or LEADER role; this token has {held}",
-        )
 
 
 @router.get(
@@ -90,12 +80,14 @@ def export(
     to: Annotated[datetime | None, Query(description="exclusive, with an offset")] = None,
     format: Annotated[str, Query(description="csv or jsonl")] = "jsonl",
 ) -> StreamingResponse:
-    require_audit_role(principal)
+    require_audit_role(principal.roles)
     fmt = check_format(format)
     # the unit's topics that the token sees too (the token's unit is the viewer)
     window = export_window(unit or principal.unit, from_, to, viewer=principal.unit)
     with state.reads.connection() as conn:
-        check_export_unit(conn, window.unit, within=principal.unit)
+        path = unit_path(conn, window.unit)
+    if not may_audit_unit(principal.roles, principal.unit, path):  # out of reach: unknown
+        raise NotFoundError("UNIT_NOT_FOUND", f"unit {window.unit!r} does not exist")
     app = state.runtime.app
 
     def body() -> Iterator[bytes]:
@@ -126,7 +118,7 @@ def history(
         datetime | None, Query(alias="asOf", description="an instant with its offset")
     ] = None,
 ) -> dict[str, Any]:
-    require_audit_role(principal)
+    require_audit_role(principal.roles)
     tid = parse_topic_id(topic_id, "topic_id")
     with state.reads.connection() as conn:
         return topic_history(conn, state.runtime.app, tid, as_of, viewer=principal.unit).document()

@@ -23,14 +23,15 @@ from api.deps import CurrentPrincipal, StateDep
 from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
 from api.rest.bodies import SubmitTopicBody
 from api.rest.responses import command_responses
+from domain.access import COMMAND_ROLES, acting_role, may_act
 from domain.application import BatchResult, Outcome, Submission
 from domain.errors import ForbiddenError
-from domain.topic import SUBMITTING_ROLES
 
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 16_000_000  # the body limit of this route (others: api.app.MAX_BODY_BYTES)
 PATH = "/topics:batch"
 COMMAND = "submitTopics"
+SINGLE = "submitTopic"  # the command each item is
 
 
 class SubmitTopicsBody(BaseModel):
@@ -92,13 +93,14 @@ def batch_router() -> APIRouter:
 def submit_topics(
     state: StateDep, principal: CurrentPrincipal, body: SubmitTopicsBody
 ) -> SubmitTopicsResponse:
-    role = next((r for r in principal.roles if r in SUBMITTING_ROLES), None)
-    if role is None:
-        names = ", ".join(sorted(r.value for r in SUBMITTING_ROLES))
+    # the batch acts in the role a single submission would (domain.access)
+    if not may_act(principal.roles, SINGLE):
+        names = ", ".join(sorted(r.value for r in COMMAND_ROLES[SINGLE]))
         raise ForbiddenError(
             "ROLE_NOT_PERMITTED",
             f"role {principal.roles[0].value} may not submit topics; allowed roles: {names}",
         )
+    role = acting_role(principal.roles, SINGLE)
     started = time.perf_counter()
     parsed: dict[int, Submission] = {}
     invalid: dict[int, ItemResult] = {}

@@ -34,6 +34,7 @@ from kafka.partitioner.default import murmur2
 
 from infra.bootstrap import Runtime
 from infra.stream import StreamError, messages
+from infra.stream.state import STATE_DDL
 from projections.envelope import envelope
 
 log = logging.getLogger(__name__)
@@ -42,16 +43,6 @@ BATCH_SIZE = 5000
 RELAY_LOCK = 0x6C696E6B  # pg advisory lock id: one publishing relay at a time
 HEARTBEAT_SECONDS = 1.0
 
-STATE_DDL = (
-    "CREATE TABLE IF NOT EXISTS public.relay_state ("
-    " name text PRIMARY KEY,"
-    " kafka_topic text NOT NULL,"
-    " position bigint NOT NULL DEFAULT 0,"
-    " offsets jsonb NOT NULL DEFAULT '{}'::jsonb,"  # partition → next offset at `position`
-    " published_at timestamptz,"
-    " heartbeat_at timestamptz NOT NULL DEFAULT now(),"
-    " error text)"
-)
 SELECT_STATE = "SELECT position, offsets FROM public.relay_state WHERE name = %s"
 INSERT_STATE = (
     "INSERT INTO public.relay_state (name, kafka_topic) VALUES (%s, %s) ON CONFLICT DO NOTHING"

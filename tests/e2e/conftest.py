@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from api.server import RunningServer, running
+from api.entry.server import RunningServer, running
 from domain.topic import Role
 from infra.bootstrap import Runtime
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from api.entry.demo import run_scenario
 from domain.application import LinkageApp
-from infra.demo import run_scenario
 from tests.e2e.conftest import Live
 from tests.integration.test_audit_asof import instants
 from tests.utils.factories import COUNTY, VILLAGE

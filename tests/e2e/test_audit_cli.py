@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from api.entry.demo import run_scenario
 from domain.topic_commands import AcceptTransfer, EscalateTopic
 from infra.bootstrap import Runtime
 from infra.database import Database
-from infra.demo import run_scenario
 from projections.audit import EXPORT_COLUMNS, HISTORY_COLUMNS
 from tests.utils.factories import (
     COUNTY,
@@ -55,7 +55,7 @@ class Store:
             "LINKAGE_SECRET": "a-test-signing-secret-of-32-chars-or-more",
         }
         return subprocess.run(
-            [sys.executable, "-m", "infra.cli", "audit", *args],
+            [sys.executable, "-m", "api.entry.cli", "audit", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from infra.demo import run_scenario
+from api.entry.demo import run_scenario
 from projections.audit import EXPORT_COLUMNS
 from tests.e2e.conftest import Live
 from tests.utils.factories import (

@@ -13,7 +13,7 @@ from tests.utils.chain import CHAIN, EVENTS, build_store, rows
 
 def _verify(runtime: Runtime, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", "audit", "verify", *args],
+        [sys.executable, "-m", "api.entry.cli", "audit", "verify", *args],
         env={
             **os.environ,
             "LINKAGE_DATABASE_URL": runtime.database.conninfo_url,

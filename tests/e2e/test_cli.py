@@ -38,7 +38,7 @@ def _env(database: Database, home: Path, **extra: str) -> dict[str, str]:
 
 def _linkage(database: Database, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "api.entry.cli", *args],
         env=_env(database, home),
         capture_output=True,
         text=True,
@@ -111,7 +111,7 @@ def test_a_bad_database_url_fails_fast_naming_the_setting(tmp_path: Path) -> Non
     env = {**os.environ, "LINKAGE_DATABASE_URL": "mysql://nope", "LINKAGE_HOME": str(tmp_path)}
 
     done = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "units", "show", "62"],
+        [sys.executable, "-m", "api.entry.cli", "units", "show", "62"],
         env=env,
         capture_output=True,
         text=True,
@@ -254,7 +254,7 @@ class Running:
         self.stderr_path = stderr
         with stderr.open("w") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", *args],
+                [sys.executable, "-m", "api.entry.cli", *args],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=errors,
@@ -371,7 +371,7 @@ def test_serving_without_linkage_secret_beside_a_database_url_fails_naming_it(
     env = {**_env(database, tmp_path), "LINKAGE_SECRET": ""}
 
     done = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "demo", "--port", str(_free_port())],
+        [sys.executable, "-m", "api.entry.cli", "demo", "--port", str(_free_port())],
         env=env,
         capture_output=True,
         text=True,

@@ -13,6 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
+from api.entry.demo import TOWNSHIP_STAFF, VILLAGE_STAFF, run_scenario
+from api.entry.demo_levels import run_level_scenarios
 from domain.application import LinkageApp
 from domain.topic import Role
 from domain.topic_commands import (
@@ -23,8 +25,6 @@ from domain.topic_commands import (
     RecordDeliberation,
     ScheduleDeliberation,
 )
-from infra.demo import TOWNSHIP_STAFF, VILLAGE_STAFF, run_scenario
-from infra.demo_levels import run_level_scenarios
 from tests.e2e.conftest import Live
 from tests.utils.browser import ARTIFACTS, DESKTOP, PHONE, chromium, screenshot_path
 from tests.utils.factories import (

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from api.auth import signing_secret
 from infra.bootstrap import Runtime
+from infra.secret import signing_secret
 from tests.e2e.conftest import Live
 from tests.utils.factories import SIBLING_VILLAGE, TOWNSHIP, VILLAGE
 from tests.utils.graphql import GraphQLSession
@@ -75,7 +75,7 @@ def linkage(runtime: Runtime, home: Path, *args: str) -> subprocess.CompletedPro
         "LINKAGE_SECRET": signing_secret(runtime.settings),
     }
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "api.entry.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -214,3 +214,23 @@ def test_submitters_in_a_batch_are_sealed_like_single_submissions(
             " convert_from(state, 'UTF8')) > 0"
         ).fetchone()
     assert clear == (0,)
+
+
+def test_a_token_with_several_roles_submits_in_the_first_that_may(
+    live: Live, api: httpx.Client
+) -> None:
+    """domain.access.acting_role: the batch acts in the first permitted role, and a
+    single submission over REST acts in that same role."""
+    app = live.server.state.runtime.app
+    batch = post(api, live, appeals(1, "hotline-roles"), Role.AUDITOR, Role.INTAKE).json()
+    single = api.post(
+        "/topics", json=submit_body(), headers=live.headers(COUNTY, Role.HANDLER, Role.MEMBER)
+    )
+    none = post(api, live, appeals(1, "hotline-none"), Role.AUDITOR, Role.HANDLER)
+
+    assert batch["results"][0]["status"] == "CREATED", batch
+    assert app.history(uuid.UUID(batch["results"][0]["topicId"]))[0].actor["role"] == "INTAKE"
+    assert single.status_code == 201, single.text
+    assert app.history(uuid.UUID(single.json()["topicId"]))[0].actor["role"] == "MEMBER"
+    problem = refused(none, 403, "FORBIDDEN", "ROLE_NOT_PERMITTED")
+    assert problem["detail"].startswith("role AUDITOR may not submit topics"), problem

@@ -286,7 +286,7 @@ def run_into_closing_reader(world: World, *args: str) -> tuple[bytes, int, str]:
     """Run `linkage audit ARGS` with its output piped into a reader that takes one line
     and closes the pipe; (that line, exit status, standard error)."""
     with subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "audit", *args],
+        [sys.executable, "-m", "api.entry.cli", "audit", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=cli_env(world),
@@ -334,7 +334,7 @@ def test_audit_output_read_to_the_end_still_exits_0(world: World) -> None:
         [
             sys.executable,
             "-m",
-            "infra.cli",
+            "api.entry.cli",
             "audit",
             "history",
             str(world.long),

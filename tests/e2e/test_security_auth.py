@@ -20,10 +20,11 @@ import jwt
 import pytest
 
 from api.app import MAX_BODY_BYTES
-from api.auth import ALGORITHM, signing_secret
+from api.auth import ALGORITHM
 from domain.topic import Role
 from infra.bootstrap import build_runtime
 from infra.database import Database
+from infra.secret import signing_secret
 from infra.settings import Settings
 from tests.e2e.conftest import Live
 from tests.utils.factories import (
@@ -391,7 +392,7 @@ def _linkage(database: Database, home: Path, *args: str) -> subprocess.Completed
         "LINKAGE_SECRET": SECRET,
     }
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "api.entry.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import parse, validate
+from graphql import get_named_type, parse, validate
 from prometheus_client import REGISTRY
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
@@ -192,7 +192,7 @@ def _console_queries() -> dict[str, str]:
     constants = {
         m.group(1): m.group(2)
         for text in sources.values()
-        for m in re.finditer(r"const (\w+) = `([^`]*)`", text)
+        for m in re.finditer(r"const (\w+) = [`']([^`']*)[`']", text)
     }
 
     def filled(text: str) -> str:
@@ -202,11 +202,13 @@ def _console_queries() -> dict[str, str]:
     for text in sources.values():
         for m in re.finditer(r"[`'](\s*(?:query|mutation)\b[^`']*)[`']", text):
             document = m.group(1)
-            if "${action." in document:
-                actions = re.findall(r"mutation: '(\w+)', input: '(\w+)'", text)
-                for mutation, input_type in actions:
-                    concrete = document.replace("${action.input}", input_type)
-                    found[mutation] = concrete.replace("${action.mutation}", mutation)
+            if "${mutation." in document:  # the action form: once per mutation of the schema
+                for field_name, field in build_schema()._schema.mutation_type.fields.items():
+                    if get_named_type(field.type).name != "TopicPayload":
+                        continue  # the topic page offers a topic's commands only
+                    input_type = get_named_type(field.args["input"].type).name
+                    concrete = document.replace("${mutation.input}", input_type)
+                    found[field_name] = concrete.replace("${mutation.name}", field_name)
             else:
                 name = re.match(r"\s*(?:query|mutation)\s+(\w+)", document)
                 found[name.group(1) if name else document] = filled(document)

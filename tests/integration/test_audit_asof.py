@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from api.entry.demo import run_scenario
 from infra.bootstrap import Runtime
-from infra.demo import run_scenario
 from projections import audit
 from projections.audit import UnitNames, count_topics, events_as_of, export_rows, export_window
 from projections.envelope import Envelope

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from api.entry.demo import run_scenario
 from infra.bootstrap import Runtime
-from infra.demo import run_scenario
 from infra.privacy import submitted_events_of
 from tests.utils.factories import VILLAGE, staff, submission
 

@@ -65,10 +65,10 @@ def _store_counts(runtime: Runtime) -> list[tuple[str, int, int]]:
 
 def _comment_storm(runtime: Runtime, topics: int, comments: int) -> list[str]:
     app = runtime.app
-    ids = [str(app.submit_topic(staff(VILLAGE), **submission()).topic_id) for _ in range(topics)]
+    topic_ids = [app.submit_topic(staff(VILLAGE), **submission()).topic_id for _ in range(topics)]
     for i in range(comments):
-        app.handle(staff(VILLAGE), AddComment(topic_id=ids[i % topics], text=f"意见 {i}"))  # type: ignore[arg-type]
-    return ids
+        app.handle(staff(VILLAGE), AddComment(topic_id=topic_ids[i % topics], text=f"意见 {i}"))
+    return [str(topic_id) for topic_id in topic_ids]
 
 
 def test_catching_up_applies_every_event_once_and_tracks_the_head(

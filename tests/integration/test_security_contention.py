@@ -14,6 +14,7 @@ import pytest
 
 from domain.application import CommandResult, LinkageApp
 from domain.errors import LinkageError
+from domain.topic_commands import AddComment
 from infra.bootstrap import Runtime
 from tests.utils.factories import VILLAGE, staff, submission
 
@@ -50,8 +51,9 @@ def test_thirty_writers_commenting_on_one_topic_all_succeed(
         start.wait()
         for n in range(COMMENTS_EACH):
             try:
-                result = apps[writer % len(apps)].add_comment(
-                    staff(VILLAGE, f"u{writer}"), topic_id, f"意见{writer}-{n}"
+                result = apps[writer % len(apps)].handle(
+                    staff(VILLAGE, f"u{writer}"),
+                    AddComment(topic_id=topic_id, text=f"意见{writer}-{n}"),
                 )
             except LinkageError as err:
                 with lock:

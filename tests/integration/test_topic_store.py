@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from api.entry.demo import COUNTY, TOWNSHIP, VILLAGE, run_scenario
 from domain.topic import Stage
 from domain.topic_commands import AcceptTransfer, EscalateTopic
 from infra.bootstrap import Runtime
-from infra.demo import COUNTY, TOWNSHIP, VILLAGE, run_scenario
 from tests.utils.factories import START, later, staff, submission
 
 

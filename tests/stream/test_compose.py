@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.cli import build_parser
+from api.entry.cli import build_parser
 from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -155,8 +155,8 @@ def test_a_message_that_is_not_an_event_is_set_aside_and_the_rest_applied(
 ) -> None:
     from kafka import KafkaProducer
 
-    from infra.stream.projector import stream_status
     from infra.stream.relay import ensure_topic
+    from infra.stream.state import stream_status
 
     settings = stream_runtime.settings
     assert settings.kafka_bootstrap is not None

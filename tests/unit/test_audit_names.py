@@ -8,8 +8,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from api.entry.cli import build_parser
 from infra.audit_format import chunked, csv_lines, jsonl_lines
-from infra.cli import build_parser
 from projections.audit import UnitNames
 
 JAN, MAR, JUN = (datetime(2026, m, 1, tzinfo=UTC) for m in (1, 3, 6))

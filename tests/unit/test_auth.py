@@ -17,10 +17,10 @@ from api.auth import (
     UnauthenticatedError,
     parse_roles,
     parse_ttl,
-    signing_secret,
 )
 from domain.errors import BadInputError
 from domain.topic import Role
+from infra.secret import signing_secret
 from infra.settings import Settings, SettingsError
 
 SECRET = "s" * 32

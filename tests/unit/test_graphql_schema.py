@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from graphql import (
@@ -23,8 +24,22 @@ def test_the_exported_schema_graphql_is_the_served_schema() -> None:
     )
 
 
+# The sections of contract-next.graphql built so far (checked as contract_check.py --next does).
+BUILT_SECTIONS = ("plans",)
+
+
+def contract_sdl() -> str:
+    sdl = CONTRACT.read_text(encoding="utf-8")
+    text = (CONTRACT.parent / "contract-next.graphql").read_text(encoding="utf-8")
+    marks = list(re.finditer(r"^# == section: (\w+) ==$", text, re.M))
+    for i, mark in enumerate(marks):
+        if mark.group(1) in BUILT_SECTIONS:
+            sdl += "\n" + text[mark.end() : marks[i + 1].start() if i + 1 < len(marks) else None]
+    return sdl
+
+
 def test_the_schema_holds_every_type_field_argument_and_enum_value_of_the_contract() -> None:
-    contract = build_schema(CONTRACT.read_text(encoding="utf-8"))
+    contract = build_schema(contract_sdl())
     schema = build_schema(schema_sdl())
     missing = []
     for name, ctype in contract.type_map.items():

@@ -8,6 +8,7 @@ from typing import cast
 
 import pytest
 
+from domain.access import may_read_topic
 from domain.application import (
     COMMAND_ATTEMPTS,
     RETRY_BASE_SECONDS,
@@ -87,7 +88,7 @@ def _moved_away() -> tuple[LinkageApp, uuid.UUID]:
     moved = units.get(VILLAGE)
     assert moved is not None
     units.apply([UnitRecord(VILLAGE, moved.name, Level.VILLAGE, SIBLING_TOWNSHIP)])
-    assert not app.get_topic(tid).can_see(TOWNSHIP, app.units)
+    assert not may_read_topic(TOWNSHIP, app.get_topic(tid), app.units)
     return app, tid
 
 

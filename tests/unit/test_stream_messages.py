@@ -98,7 +98,7 @@ def test_relay_and_projector_without_a_broker_fail_in_one_line(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINKAGE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "infra.cli", process],
+        [sys.executable, "-m", "api.entry.cli", process],
         env={**env, "LINKAGE_HOME": str(tmp_path)},
         capture_output=True,
         text=True,

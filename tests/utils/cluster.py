@@ -29,7 +29,7 @@ class Cluster:
     port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
-        self.runtime.projections  # noqa: B018  (the read-model and stream tables)
+        self.runtime.open_read_models()  # the read-model and stream tables
 
     @property
     def env(self) -> dict[str, str]:
@@ -52,7 +52,7 @@ class Cluster:
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / f"{name}.log").open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", *args],
+                [sys.executable, "-m", "api.entry.cli", *args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

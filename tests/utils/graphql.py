@@ -17,7 +17,7 @@ from gql.transport.httpx import HTTPXTransport
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from api.server import running
+from api.entry.server import running
 from infra.bootstrap import build_runtime
 from infra.database import Database, create_database
 from infra.settings import Settings

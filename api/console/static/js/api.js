@@ -26,7 +26,26 @@ export class ApiError extends Error {
   }
 }
 
+// Requests in flight: the page shows a loading bar while any is (data-busy on <html>).
+let inFlight = 0;
+function busy(delta) {
+  inFlight += delta;
+  if (inFlight > 0) document.documentElement.dataset.busy = String(inFlight);
+  else delete document.documentElement.dataset.busy;
+  const bar = document.getElementById('busy');
+  if (bar) bar.hidden = inFlight === 0;
+}
+
 export async function gql(query, variables = {}) {
+  busy(1);
+  try {
+    return await send(query, variables);
+  } finally {
+    busy(-1);
+  }
+}
+
+async function send(query, variables) {
   const headers = { 'Content-Type': 'application/json' };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   let response;
@@ -64,45 +83,20 @@ export async function viewer() {
   return session.viewer;
 }
 
-// Plain words for the rules a console user meets most; any other refusal shows the
-// platform's own message, which always names the rule and the values.
-const RULES = {
-  ESCALATION_TARGET_NOT_ANCESTOR: '只能上交给本单位的上级单位。',
-  ESCALATION_NO_PARENT: '本单位已是最高一级，无法继续上交。',
-  ESCALATION_SKIP_NEEDS_REASON: '越级上交必须写明理由。',
-  DELEGATION_TARGET_NOT_DESCENDANT: '只能下放给本单位的下级单位。',
-  TRANSFER_PENDING: '该议题有待处理的转交，需先由接收单位接收或退回。',
-  NO_PENDING_TRANSFER: '该议题没有待处理的转交。',
-  NOT_TRANSFER_TARGET: '只有转交的接收单位才能接收或退回。',
-  NOT_TRANSFER_REQUESTER: '只有发起转交的单位才能撤回转交。',
-  NOT_OWNER: '只有当前承办单位才能进行此操作。',
-  NOT_OWNER_OR_ANCESTOR: '只有承办单位或其上级单位才能进行此操作。',
-  NOT_OWNER_OR_CO_ORGANIZER: '只有承办单位或联办单位才能进行此操作。',
-  NOT_TASK_HANDLER: '只有任务的承办单位才能办理此任务。',
-  ROLE_NOT_PERMITTED: '您的角色无权进行此操作。',
-  STAGE_ORDER: '议题当前所处的阶段不允许此操作。',
-  TASK_BEFORE_DELIBERATION: '召开协商会议之后才能交办任务。',
-  TASK_NOT_SIGNED: '任务签收之后才能报告进展或办结。',
-  TASK_ALREADY_SIGNED: '该任务已经签收。',
-  TASK_COMPLETED: '该任务已经办结。',
-  TASK_NOT_FOUND: '找不到该任务。',
-  FEEDBACK_BEFORE_TASKS_COMPLETED: '全部任务办结之后才能反馈结果。',
-  CLOSE_NEEDS_RETURN_VISIT: '回访之后才能办结议题。',
-  DUE_NOT_IN_FUTURE: '办理期限必须晚于当前时间。',
-  EXTENSION_NOT_LATER: '新的期限必须晚于原期限。',
-  FIELD_REQUIRED: '有必填项没有填写。',
-  FIELD_TOO_LONG: '填写的内容过长。',
-  TOPIC_TERMINAL: '议题已结束，不能再操作。',
-  TOPIC_NOT_FOUND: '找不到该议题，或您无权查看。',
-  UNIT_NOT_FOUND: '找不到该单位，或不在您的管辖范围内。',
-  UNIT_RETIRED: '该单位已撤销。',
-  CONFLICT: '议题刚被他人更新，请刷新后重试。',
-  READ_MODEL_BEHIND: '数据仍在更新，请稍后刷新。',
+/** The error in plain words (Chinese), and the platform's own message beside it. */
+export function explain(error) {
+  const plain = PLAIN[error.rule] || PLAIN[error.code] || '操作未成功。';
+  return { plain, detail: error.message, code: error.code, rule: error.rule };
+}
+
+// Page-level refusals (a form's refusal goes through refusals.js, which names the units).
+const PLAIN = {
   TOKEN_INVALID: '令牌无效或已过期，请重新登录。',
   TOKEN_EXPIRED: '令牌已过期，请重新登录。',
-};
-
-const CODES = {
+  TOKEN_MISSING: '请先登录。',
+  TOPIC_NOT_FOUND: '找不到该议题，或您无权查看。',
+  UNIT_NOT_FOUND: '找不到该单位，或不在您的管辖范围内。',
+  READ_MODEL_BEHIND: '数据仍在更新，请稍后刷新。',
   UNAUTHENTICATED: '令牌无效或已过期，请重新登录。',
   FORBIDDEN: '您无权进行此操作。',
   NOT_FOUND: '找不到，或您无权查看。',
@@ -111,9 +105,3 @@ const CODES = {
   BAD_INPUT: '填写的内容有误。',
   UNAVAILABLE: '服务暂时不可用，请稍后重试。',
 };
-
-/** The error in plain words (Chinese), and the platform's own message beside it. */
-export function explain(error) {
-  const plain = RULES[error.rule] || CODES[error.code] || '操作未成功。';
-  return { plain, detail: error.message, rule: error.rule || error.code };
-}

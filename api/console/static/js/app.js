@@ -1,6 +1,8 @@
 // The console's shell: hash routes, the navigation, the viewer, sign-in links.
 import { ApiError, explain, session, viewer } from './api.js';
-import { announce, clear, errorBox, h, label, ROLE } from './ui.js';
+import { announce, clear, errorBox, h, label, ROLE, takeFlash } from './ui.js';
+import { SUBMITTING } from './commands.js';
+import { renderNewTopic } from './newtopic.js';
 import { renderSignIn } from './signin.js';
 import { renderCockpit } from './cockpit.js';
 import { renderCross } from './cross.js';
@@ -37,7 +39,8 @@ const ROUTES = [
   [/^\/cockpit\/?$/, (ctx) => ctx.go(`#/cockpit/${ctx.me.unit.code}`)],
   [/^\/cockpit\/(\d+)$/, (ctx, code) => renderCockpit(ctx, code)],
   [/^\/cross$/, (ctx) => renderCross(ctx)],
-  [/^\/topic\/([0-9a-fA-F-]{36})$/, (ctx, id) => renderTopic(ctx, id)],
+  [/^\/topic\/([0-9a-fA-F-]{36})$/, (ctx, id) => renderTopic(ctx, id, Number(ctx.params.get('at')) || null)],
+  [/^\/new$/, (ctx) => renderNewTopic(ctx)],
   [/^\/inbox$/, (ctx) => renderInbox(ctx)],
 ];
 
@@ -48,7 +51,24 @@ function parseHash() {
 }
 
 async function route() {
+  loading(true);
+  try {
+    await show();
+  } finally {
+    loading(false);
+  }
+}
+
+/** While a page loads: the old one dimmed and marked busy, a loading line shown. */
+function loading(on) {
+  main.setAttribute('aria-busy', on ? 'true' : 'false');
+  main.classList.toggle('stale', on);
+  document.getElementById('loading').hidden = !on;
+}
+
+async function show() {
   for (const chart of charts.splice(0)) chart.dispose();
+  const notice = takeFlash();
   announce('');
   delete main.dataset.ready;
   const { path, params } = parseHash();
@@ -56,7 +76,7 @@ async function route() {
     // a sign-in link: keep the token for this tab, then drop it from the address bar
     session.signIn(decodeURIComponent(path.slice('token='.length)));
     window.history.replaceState(null, '', `${window.location.pathname}#/`);
-    return route();
+    return show();
   }
   if (path === '/signin' || !session.token) {
     renderNav(null);
@@ -82,6 +102,7 @@ async function route() {
         if (!refusal) console.error(err); // a bug in the page, not an answer of the platform
       }
       main.dataset.ready = path;
+      if (notice) announce(notice, 'success');
       return undefined;
     }
   }
@@ -107,7 +128,8 @@ function renderNav(me, path = '') {
   clear(nav,
     link(`#/cockpit/${me.unit.code}`, '驾驶舱', path.startsWith('/cockpit')),
     link('#/cross', '跨层级议题', path.startsWith('/cross')),
-    link('#/inbox', '待办', path.startsWith('/inbox')));
+    link('#/inbox', '待办', path.startsWith('/inbox')),
+    me.roles.some((r) => SUBMITTING.includes(r)) ? link('#/new', '新建议题', path.startsWith('/new')) : null);
   clear(who,
     h('span', { class: 'viewer-unit', 'data-testid': 'viewer-unit' }, me.unit.name),
     h('span', { class: 'viewer-roles' }, me.roles.map((r) => label(ROLE, r)).join('、')),

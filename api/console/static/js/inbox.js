@@ -2,13 +2,18 @@
 // After a command the list is read again at the command's position (consistentWith),
 // so it shows the state the command left.
 import { gql } from './api.js';
-import { actionBar, actionsForItem } from './actions.js';
+import { actionBar } from './actions.js';
+import { commandsOfReason } from './commands.js';
 import { announce, badge, clear, fmt, h, INBOX_REASON, label, STAGE, TRANSFER } from './ui.js';
 
+// what the console needs to know which commands the viewer may give now (commands.js)
 export const TOPIC_FOR_ACTIONS = `topicId title stage
-  owner { code name ancestors { code name } }
+  owner { code name level ancestors { code name } }
   pendingTransfer { kind fromUnit { code name } toUnit { code name } reason requestedAt due }
-  tasks { taskId handlerUnit { code name } handler requirement due status overdue }`;
+  tasks { taskId handlerUnit { code name } handler requirement due status overdue }
+  coOrganizers { code name }
+  meetings { meetingId place scheduledAt heldAt }
+  returnVisits { satisfaction visitedAt }`;
 
 const INBOX = `query Inbox($after: String, $consistentWith: Int) {
   inbox(first: 50, after: $after, consistentWith: $consistentWith) {
@@ -24,13 +29,11 @@ export async function renderInbox(ctx, consistentWith = null) {
   const more = h('div', { class: 'more' });
   const onDone = async (payload, message) => {
     await renderInbox(ctx, payload.position);
-    announce(message);
-    document.getElementById('main').focus();
+    announce(message, 'success');
   };
   const load = async (after) => {
     const { inbox } = await gql(INBOX, { after, consistentWith });
-    const readOnly = me.roles.every((r) => r === 'AUDITOR'); // auditors read, never act
-    list.append(...inbox.edges.map((e) => item(e.node, readOnly ? null : onDone)));
+    list.append(...await Promise.all(inbox.edges.map((e) => item(e.node, me, onDone))));
     clear(total, `${me.unit.name}共有 ${inbox.totalCount} 项待办，逾期的排在前面。`);
     if (!inbox.totalCount) list.replaceWith(h('p', { class: 'empty' }, '没有待办事项。'));
     clear(more, inbox.pageInfo.hasNextPage
@@ -42,7 +45,7 @@ export async function renderInbox(ctx, consistentWith = null) {
   await load(null);
 }
 
-function item(node, onDone) {
+async function item(node, me, onDone) {
   const { topic } = node;
   const task = node.taskId ? topic.tasks.find((t) => t.taskId === node.taskId) : null;
   const pending = node.reason === 'TRANSFER_PENDING' ? topic.pendingTransfer : null;
@@ -57,5 +60,6 @@ function item(node, onDone) {
     pending ? h('p', { class: 'transfer' },
       `${pending.fromUnit.name} ${label(TRANSFER, pending.kind)}至 ${pending.toUnit.name}：${pending.reason}`) : null,
     task ? h('p', { class: 'task' }, `任务：${task.requirement}（${task.handler}）`) : null,
-    onDone ? actionBar(actionsForItem(node), { topic, taskId: node.taskId, onDone }) : null);
+    // the row's primary action: what its reason asks for, or the topic's next step
+    await actionBar(topic, me, { only: commandsOfReason(node.reason), taskId: node.taskId, onDone }));
 }

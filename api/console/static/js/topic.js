@@ -2,7 +2,7 @@
 // full timeline; a time slider shows the topic as it stood after any of its events
 // (`topic(id, asOf)` replays the history up to that instant).
 import { gql } from './api.js';
-import { actionBar, actionsForTopic } from './actions.js';
+import { actionBar } from './actions.js';
 import { TOPIC_FOR_ACTIONS } from './inbox.js';
 import {
   announce, badge, clear, EVENT, fmt, h, label, PARTICIPANT, ROLE, routeList, SATISFACTION, SOURCE, STAGE,
@@ -17,7 +17,6 @@ const TOPIC = `query Topic($id: ID!, $asOf: DateTime, $consistentWith: Int) {
     locationUnit { code name }
     owner { level }
     pendingTransfer { skipLevel }
-    coOrganizers { code name }
     route { unit { code name level } enteredAt leftAt via reason days }
     tasks { assignedAt signedAt completedAt result supervisions extensions }
     meetings { meetingId scheduledAt place format participants { name kind memberId }
@@ -60,13 +59,14 @@ export async function renderTopic(ctx, id, consistentWith = null) {
   });
   const onDone = async (payload, message) => {
     await renderTopic(ctx, id, payload.position);
-    announce(message);
+    announce(message, 'success');
   };
+  const actions = await actionBar(topic, ctx.me, { events, onDone });
   const draw = (shown, latest) => {
     clear(body,
       latest ? null : h('p', { class: 'as-of', role: 'note' }, `历史状态：截至 ${fmt.time(shown.asOf)}（第 ${shown.version} 个事件之后）`),
+      latest && actions ? h('section', { class: 'card actions-card', 'aria-label': '办理' }, h('h2', {}, '办理'), actions) : null,
       details(shown),
-      latest ? actionBar(actionsForTopic(topic, ctx.me), { topic, onDone }) : null,
       timelineSection(events, shown.version));
   };
   clear(main,

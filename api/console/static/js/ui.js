@@ -99,16 +99,27 @@ export function unitName(unit) {
   return unit ? `${unit.name}` : '—';
 }
 
-/** A short notice (role=status) at the top of the page. */
-export function announce(message) {
+let flashed = null;
+/** A notice for the next page (after a command that opens another page). */
+export function flash(message) { flashed = message; }
+export function takeFlash() { const m = flashed; flashed = null; return m; }
+
+/** A short notice (role=status, aria-live) at the top of the page, brought into view. */
+export function announce(message, kind = '') {
   const status = document.getElementById('status');
-  clear(status, message ? h('p', {}, message) : null);
+  clear(status, message ? h('p', { class: kind }, message) : null);
+  if (message) status.scrollIntoView({ block: 'nearest' });
 }
 
+/** A refusal: the plain Chinese first; the platform's code, rule and message behind a toggle. */
 export function errorBox(explained) {
+  const technical = [explained.code, explained.rule].filter(Boolean).join(' · ');
   return h('div', { class: 'error', role: 'alert' },
     h('p', { class: 'plain' }, explained.plain),
-    h('p', { class: 'detail' }, explained.detail, explained.rule ? h('code', {}, ` ${explained.rule}`) : null));
+    explained.detail || technical ? h('details', { class: 'detail' },
+      h('summary', {}, '技术详情'),
+      technical ? h('p', {}, h('code', {}, technical)) : null,
+      explained.detail ? h('p', { lang: 'en' }, explained.detail) : null) : null);
 }
 
 export function badge(text, kind = '') {

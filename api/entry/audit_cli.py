@@ -1,7 +1,7 @@
 """`linkage audit history` and `linkage audit export`: the auditors' reads (issue 6).
 
 Registered by `add_audit_read_parsers(audit_sub)` under the `audit` group of
-`infra.cli`; the work itself is in `projections.audit`.
+`api.entry.cli`; the work itself is in `projections.audit`.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def cmd_audit_history(args: argparse.Namespace) -> int:
     topic_id = parse_topic(args.topic)
     as_of = parse_instant(args.as_of, "--as-of")
     with bootstrap() as runtime, runtime.database.connect() as conn:
-        runtime.projections  # noqa: B018  (creates the read-model tables if missing)
+        runtime.open_read_models()  # creates the read-model tables if missing
         found = topic_history(conn, runtime.app, topic_id, as_of)
         if fmt == "json":
             print(json.dumps(found.document(), ensure_ascii=False, indent=2))
@@ -107,7 +107,7 @@ def cmd_audit_history(args: argparse.Namespace) -> int:
 
 
 def _print_history_text(runtime: Runtime, found: TopicHistory) -> None:
-    from infra.demo import format_history
+    from api.entry.demo import format_history
 
     state, as_of, count = found.state, found.as_of, len(found.entries)
     if as_of is not None:

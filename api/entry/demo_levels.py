@@ -15,6 +15,19 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from api.entry.demo import (
+    CITY,
+    CITY_STAFF,
+    COUNTY_LEADER,
+    COUNTY_STAFF,
+    DEMO_REF,
+    PANEL,
+    PROVINCE,
+    TOWNSHIP,
+    TOWNSHIP_STAFF,
+    VILLAGE,
+    VILLAGE_STAFF,
+)
 from domain.application import LinkageApp
 from domain.topic import Actor, Role
 from domain.topic_commands import (
@@ -33,19 +46,6 @@ from domain.topic_commands import (
     SignTask,
     SuperviseTask,
     TakeOverTopic,
-)
-from infra.demo import (
-    CITY,
-    CITY_STAFF,
-    COUNTY_LEADER,
-    COUNTY_STAFF,
-    DEMO_REF,
-    PANEL,
-    PROVINCE,
-    TOWNSHIP,
-    TOWNSHIP_STAFF,
-    VILLAGE,
-    VILLAGE_STAFF,
 )
 
 PROVINCE_STAFF = Actor("ma.lin", PROVINCE, Role.STAFF)

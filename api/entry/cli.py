@@ -20,13 +20,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from api.entry.privacy_cli import add_privacy_commands
 from domain.errors import LinkageError
 from domain.topic import Topic
 from domain.units import LEVEL_NAMES_ZH
 from infra.bootstrap import Runtime, bootstrap
 from infra.database import DatabaseUnavailableError
 from infra.divisions import DivisionsFileError
-from infra.privacy import add_privacy_commands
 from infra.settings import Settings, SettingsError
 from infra.stream import StreamError
 from projections.runner import UnknownProjectionError
@@ -39,7 +39,7 @@ EXIT_USAGE = 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from api.auth import signing_secret
+    from infra.secret import signing_secret
 
     settings = Settings.from_env()
     if args.serve:  # what would stop the server fails now, not after the work
@@ -82,8 +82,8 @@ def _demo_history(runtime: Runtime, topics: int, seed: int) -> None:
 
 def _demo_topics(runtime: Runtime) -> None:
     """The scenario's decision history, and the topics that leave work at every level."""
-    from infra.demo import format_history, run_scenario
-    from infra.demo_levels import run_level_scenarios
+    from api.entry.demo import format_history, run_scenario
+    from api.entry.demo_levels import run_level_scenarios
 
     topic_id = run_scenario(runtime.app)
     more = run_level_scenarios(runtime.app)
@@ -105,7 +105,7 @@ def _demo_topics(runtime: Runtime) -> None:
 def _demo_read_models(runtime: Runtime) -> None:
     from tqdm import tqdm
 
-    from infra.demo import print_read_models
+    from api.entry.demo import print_read_models
 
     runner = runtime.projections
     with tqdm(total=runner.head(), desc="projecting", unit=" events") as bar:
@@ -119,8 +119,8 @@ def _demo_read_models(runtime: Runtime) -> None:
 
 def _serve_demo(runtime: Runtime, host: str, port: int) -> None:
     """Serve on a background thread, print the tokens once it listens, wait for a stop."""
-    from api.server import running
-    from infra.demo import print_welcome
+    from api.entry.demo import print_welcome
+    from api.entry.server import running
 
     check_listen(host, port)
     with stop_on_sigterm(), running(runtime, host, port) as server:
@@ -140,7 +140,7 @@ def _print_console_links(url: str, tokens: TokenService) -> None:
     """One sign-in link per demo level: the token rides in the URL fragment, which the
     browser keeps to itself (never in a request line, so never in a server log)."""
     from api.console import sign_in_link
-    from infra.demo import LOGINS, TOKEN_TTL
+    from api.entry.demo import LOGINS, TOKEN_TTL
 
     print(f"Console (控制台) {url}/  — open a link to sign in as that level:")
     for login in LOGINS:
@@ -149,8 +149,8 @@ def _print_console_links(url: str, tokens: TokenService) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from api.auth import signing_secret
-    from api.server import serve
+    from api.entry.server import serve
+    from infra.secret import signing_secret
 
     settings = Settings.from_env()
     check_listen(args.host, args.port)
@@ -241,7 +241,8 @@ def _stopping() -> Iterator[threading.Event]:
 
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
-    from api.auth import TokenService, parse_roles, parse_ttl, signing_secret
+    from api.auth import TokenService, parse_roles, parse_ttl
+    from infra.secret import signing_secret
 
     try:  # the command line itself first: refused before the database starts
         roles = parse_roles(args.role)
@@ -510,8 +511,8 @@ def _add_units_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`linkage audit verify` (the hash chain) and `history` / `export` (infra.audit_cli)."""
-    from infra.audit_cli import add_audit_read_parsers
+    """`linkage audit verify` (the hash chain) and `history` / `export` (api.entry.audit_cli)."""
+    from api.entry.audit_cli import add_audit_read_parsers
 
     add_audit_read_parsers(add_audit_parsers(sub))
 

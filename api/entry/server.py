@@ -62,12 +62,13 @@ def serve(
             finally:
                 state.close()
             return
-        runtime.projections  # noqa: B018  (tables exist before the workers race to create them)
+        # the tables exist before the workers race to create them
+        read_models = runtime.open_read_models()
         if projecting:
-            runtime.projections.start()
+            read_models.start()
         os.environ[WORKER_DATABASE] = runtime.database.conninfo
         uvicorn.run(
-            "api.server:worker_app",
+            "api.entry.server:worker_app",
             factory=True,
             host=host,
             port=port,
