@@ -26,6 +26,7 @@ from api.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
 from domain.access import acting_role
 from domain.application import CommandResult, LinkageApp
 from domain.errors import BadInputError, LinkageError
+from domain.plan_commands import AnyPlanCommand, DraftPlan, PlanCommand, handle_plan
 from domain.topic_commands import COMMAND_TYPES, Command, SubmitTopic, TopicCommand
 
 # contract mutation name -> command type
@@ -37,13 +38,19 @@ class CommandService:
         self.app = app
 
     def run(
-        self, principal: Principal, command: Command, *, expected_version: int | None = None
+        self,
+        principal: Principal,
+        command: Command | AnyPlanCommand,
+        *,
+        expected_version: int | None = None,
     ) -> CommandResult:
         """Run `command` for `principal` (optimistic when `expected_version` is given)."""
         started = time.perf_counter()
         outcome = "OK"
         try:
             actor = principal.actor(acting_role(principal.roles, command.name))
+            if isinstance(command, DraftPlan | PlanCommand):
+                return handle_plan(self.app, actor, command, expected_version=expected_version)
             return self.app.handle(actor, command, expected_version=expected_version)
         except LinkageError as err:
             outcome = err.code

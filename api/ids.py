@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-NODE_TYPES = ("Topic", "Unit")
+NODE_TYPES = ("Topic", "Unit", "ConsultationPlan")
 
 
 def global_id(kind: str, key: str) -> str:

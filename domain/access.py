@@ -38,6 +38,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from domain.errors import ForbiddenError
+from domain.plan import APPROVING_ROLES as PLAN_APPROVING_ROLES
+from domain.plan import EDITING_ROLES as PLAN_EDITING_ROLES
 from domain.topic import (
     COMMENTING_ROLES,
     HANDLING_ROLES,
@@ -154,14 +156,36 @@ COMMAND_ROLES: Mapping[str, frozenset[Role]] = {
 }
 
 
+# -- the plan commands (domain.plan_commands): staff and leaders of the committee edit
+# its plan; a leader approves it, and after approval only a leader adjusts or cancels
+# an item (the aggregate refuses staff then with PLAN_LEADER_REQUIRED, naming it).
+PLAN_COMMAND_ROLES: Mapping[str, frozenset[Role]] = {
+    "draftPlan": PLAN_EDITING_ROLES,
+    "addPlanItem": PLAN_EDITING_ROLES,
+    "submitPlan": PLAN_EDITING_ROLES,
+    "approvePlan": PLAN_APPROVING_ROLES,
+    "adjustPlanItem": PLAN_EDITING_ROLES,
+    "linkPlanItem": PLAN_EDITING_ROLES,
+    "completePlanItem": PLAN_EDITING_ROLES,
+    "cancelPlanItem": PLAN_EDITING_ROLES,
+}
+# Every command of every aggregate, by contract name.
+ALL_COMMAND_ROLES: Mapping[str, frozenset[Role]] = {**COMMAND_ROLES, **PLAN_COMMAND_ROLES}
+# After approval an item changes only by a leader: a token holding both roles acts as
+# the leader for these.
+LEADER_FIRST = frozenset({"adjustPlanItem", "cancelPlanItem"})
+
+
 def may_act(roles: Iterable[Role], command: str) -> bool:
     """Some role of the token may run `command` (a contract mutation name)."""
-    allowed = COMMAND_ROLES[command]
+    allowed = ALL_COMMAND_ROLES[command]
     return any(role in allowed for role in roles)
 
 
 def acting_role(roles: Sequence[Role], command: str) -> Role:
     """The role `command` acts in: the first of `roles` the domain permits for it; when
     none is, the last (the domain refuses it with ROLE_NOT_PERMITTED, naming it)."""
-    allowed = COMMAND_ROLES[command]
+    allowed = ALL_COMMAND_ROLES[command]
+    if command in LEADER_FIRST and Role.LEADER in roles:
+        return Role.LEADER
     return next((role for role in roles if role in allowed), roles[-1])

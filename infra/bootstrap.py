@@ -79,11 +79,12 @@ class Runtime:
 
 
 def view_classes() -> list[type[View]]:
+    from projections.plans import PlansView
     from projections.stats import StatsView
     from projections.timeline import TimelineView
     from projections.topics import TopicsView
 
-    return [TopicsView, TimelineView, StatsView]
+    return [TopicsView, TimelineView, StatsView, PlansView]
 
 
 def build_runtime(

@@ -27,6 +27,7 @@ from api.state import ApiState
 from domain.access import may_read_personal_data, may_read_topic, reads_personal_data
 from domain.application import CommandResult
 from domain.errors import BadInputError, LinkageError, NotFoundError
+from domain.plan_commands import AnyPlanCommand
 from domain.topic_commands import Command
 from projections import queries
 from projections.audit import events_as_of, replayed_topic
@@ -157,7 +158,7 @@ class Context(BaseContext):
 
     # -- commands ----------------------------------------------------------------------
 
-    async def command(self, command: Command) -> CommandResult:
+    async def command(self, command: Command | AnyPlanCommand) -> CommandResult:
         viewer = self.viewer
         return await to_thread.run_sync(lambda: self.state.commands.run(viewer, command))
 

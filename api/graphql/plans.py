@@ -1,30 +1,27 @@
 """The `plans` section of the contract: the annual consultation plan's types,
 queries and mutations.
 
-A first cut reads the plan from the event store (the aggregate itself, as the
-command left it) rather than from a read model of its own. An item's DONE is
-its completion, or for a meeting kind (domain.plan.MEETING_KINDS) the first held
-deliberation of a linked topic (the linked meeting, when the link names one),
-judged on the topic's events; overdue is derived at read time in China time.
-Commands act for the token's first role the domain permits, as the topic
-commands do.
+Reads come from the plans read model (projections.plans): an item's DONE is its
+completion, or for a meeting kind (domain.plan.MEETING_KINDS) the first held
+deliberation of a linked topic (the linked meeting, when the link names one);
+overdue is derived at read time in China time. A plan is in sight when its unit
+is (the viewer's subtree and its ancestors); any other reads as none. Commands run
+through api.commands.CommandService like the topic commands; the payload's plan is
+the read model's once it has applied the command.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import strawberry
-from anyio import to_thread
 
 from api.graphql.types import Actor, Ctx, Node, Role, Topic, Unit, unit_field
 from api.ids import global_id
 from domain import plan as domain
-from domain.application import CommandResult
-from domain.errors import ForbiddenError, NotFoundError
+from domain.errors import NotFoundError
 from domain.plan_commands import (
     AddPlanItem,
     AdjustPlanItem,
@@ -35,11 +32,9 @@ from domain.plan_commands import (
     DraftPlan,
     LinkPlanItem,
     SubmitPlan,
-    handle_plan,
-    visible_plan,
 )
-from domain.topic import Topic as DomainTopic
 from projections import queries
+from projections.plans import queries as plan_queries
 
 # The domain's enums are the contract's (same names), registered in place.
 PlanKind = domain.PlanKind
@@ -47,7 +42,6 @@ PlanState = domain.PlanState
 PlanItemState = domain.PlanItemState
 for _enum in (PlanKind, PlanState, PlanItemState):
     strawberry.enum(_enum)
-RETRIED_RULES = frozenset({"ROLE_NOT_PERMITTED", "PLAN_LEADER_REQUIRED"})
 
 
 @strawberry.type
@@ -198,97 +192,77 @@ def _topic_row(conn: Any, *, viewer: str, topic_id: str) -> queries.TopicRow | N
     return queries.topic(conn, viewer, topic_id)
 
 
-# -- building the answer from the aggregate ------------------------------------------------
+# -- answers from the plans read model (projections.plans) -------------------------------
 
 
-def _held(
-    topics: dict[str, DomainTopic | None], topic_id: str, meeting: str | None
-) -> datetime | None:
-    topic = topics.get(topic_id)
-    if topic is None:
-        return None
-    held = [
-        m.held_at
-        for m in topic.meetings.values()
-        if m.held_at is not None and (meeting is None or m.meeting_id == meeting)
-    ]
-    return min(held) if held else None
-
-
-def plan_answer(ctx: Any, plan: domain.ConsultationPlan) -> ConsultationPlan:
-    """The plan as the contract shows it (runs in a worker thread)."""
-    app, now = ctx.state.runtime.app, ctx.now
-    linked = {t for item in plan.items.values() for t, _ in item.links}
-    topics: dict[str, DomainTopic | None] = {}
-    for tid in linked:
-        try:
-            topics[tid] = app.get_topic(uuid.UUID(tid))
-        except NotFoundError:
-            topics[tid] = None
-    adjustments: dict[str, list[PlanAdjustment]] = {}
-    for event in app.events.get(plan.id):
-        if isinstance(
-            event,
-            domain.ConsultationPlan.PlanItemAdjusted | domain.ConsultationPlan.PlanItemCancelled,
-        ):
-            change = getattr(event, "change", "cancelled")
-            adjustments.setdefault(event.item_id, []).append(
+def plan_answer(row: plan_queries.PlanRow) -> ConsultationPlan:
+    """The plan as the contract shows it."""
+    items = [
+        PlanItem(
+            item_id=i.item_id,
+            kind=domain.PlanKind(i.kind),
+            title=i.title,
+            lead_leader=i.lead_leader,
+            lead_committee=i.lead_committee,
+            origin=i.origin,
+            planned_for=i.planned_for,
+            state=domain.PlanItemState(i.state),
+            overdue=i.overdue,
+            meeting_ids=list(i.meeting_ids),
+            done_at=i.done_at,
+            adjustments=[
                 PlanAdjustment(
-                    change=change,
-                    reason=event.reason,
+                    change=a.change,
+                    reason=a.reason,
                     actor=Actor(
-                        user_id=event.actor["user_id"],
-                        role=Role(event.actor["role"]),
-                        unit_code=event.actor["unit"],
+                        user_id=a.actor.get("user_id", ""),
+                        role=Role(a.actor.get("role", "STAFF")),
+                        unit_code=a.actor.get("unit", ""),
                     ),
-                    at=event.timestamp,
+                    at=a.at,
                 )
-            )
-    items = []
-    for item in plan.items.values():
-        state, done_at = item.state, item.done_at
-        if state == domain.PlanItemState.PLANNED and item.kind in domain.MEETING_KINDS:
-            held = [h for t, m in item.links if (h := _held(topics, t, m)) is not None]
-            if held:
-                state, done_at = domain.PlanItemState.DONE, min(held)
-        items.append(
-            PlanItem(
-                item_id=item.item_id,
-                kind=item.kind,
-                title=item.title,
-                lead_leader=item.lead_leader,
-                lead_committee=item.lead_committee,
-                origin=item.origin,
-                planned_for=item.planned_for,
-                state=state,
-                overdue=domain.is_item_overdue(item.planned_for, state, now),
-                meeting_ids=[m for _, m in item.links if m is not None],
-                done_at=done_at,
-                adjustments=adjustments.get(item.item_id, []),
-                topic_ids=list(dict.fromkeys(t for t, _ in item.links)),
-            )
+                for a in i.adjustments
+            ],
+            topic_ids=list(i.topic_ids),
         )
+        for i in row.items
+    ]
     return ConsultationPlan(
-        id=strawberry.ID(global_id("ConsultationPlan", str(plan.id))),
-        plan_id=str(plan.id),
-        year=plan.year,
-        state=plan.state,
-        approved_at=plan.approved_at,
-        issued_by=list(plan.issued_by),
+        id=strawberry.ID(global_id("ConsultationPlan", row.plan_id)),
+        plan_id=row.plan_id,
+        year=row.year,
+        state=domain.PlanState(row.state),
+        approved_at=row.approved_at,
+        issued_by=list(row.issued_by),
         items=items,
-        unit_code=plan.unit,
+        unit_code=row.unit,
     )
 
 
-def _plan_of(ctx: Any, unit: str, year: int) -> ConsultationPlan | None:
-    viewer = ctx.viewer
-    try:
-        plan = visible_plan(
-            ctx.state.runtime.app, viewer.actor(), str(domain.plan_id_of(unit, year))
-        )
-    except NotFoundError:
-        return None
-    return plan_answer(ctx, plan)
+def _children(conn: Any, viewer: str, unit: str) -> list[queries.UnitRow]:
+    """Every child unit in sight (a township may have more than a page of villages)."""
+    found: list[queries.UnitRow] = []
+    after = None
+    while True:
+        page = queries.units_page(conn, viewer, parent=unit, first=100, after=after)
+        found.extend(page.items)
+        if not page.has_next:
+            return found
+        after = page.end_cursor
+
+
+async def _plan_of(ctx: Any, unit: str, year: int) -> ConsultationPlan | None:
+    viewer, now = ctx.viewer.unit, ctx.now
+    row = await ctx.db(lambda conn: plan_queries.plan_of(conn, viewer, unit, year, now))
+    return None if row is None else plan_answer(row)
+
+
+async def find_plan(info: Ctx, key: str) -> ConsultationPlan | None:
+    """node(id) of a ConsultationPlan: the plan by its id, if in sight."""
+    ctx = info.context
+    viewer, now = ctx.viewer.unit, ctx.now
+    row = await ctx.db(lambda conn: plan_queries.plan_by_id(conn, viewer, key, now))
+    return None if row is None else plan_answer(row)
 
 
 @strawberry.type
@@ -299,55 +273,50 @@ class PlanQuery:
     ) -> ConsultationPlan | None:
         ctx = info.context
         await ctx.consistent(consistent_with)
-        return await to_thread.run_sync(lambda: _plan_of(ctx, unit, year))
+        return await _plan_of(ctx, unit, year)
 
     @strawberry.field(description="The unit itself first, then one row per child unit.")
     async def plan_progress(self, info: Ctx, unit: str, year: int) -> list[PlanRollup]:
         ctx = info.context
-        viewer = ctx.viewer.unit
+        viewer, now = ctx.viewer.unit, ctx.now
         own = await ctx.db(lambda conn: queries.unit_in_sight(conn, viewer, unit))
         if own is None:
             raise NotFoundError("UNIT_NOT_FOUND", f"unit {unit!r} does not exist")
-        children = await ctx.db(
-            lambda conn: queries.units_page(conn, viewer, parent=unit, first=100)
+        units = [own, *await ctx.db(lambda conn: _children(conn, viewer, unit))]
+        counts = await ctx.db(
+            lambda conn: plan_queries.plan_counts(conn, [u.code for u in units], year, now)
         )
         rows = []
-        for row in [own, *children.items]:
-            plan = await to_thread.run_sync(partial(_plan_of, ctx, row.code, year))
-            live = [i for i in (plan.items if plan else []) if i.state != "CANCELLED"]
+        for row in units:
+            count = counts.get(row.code)
             rows.append(
                 PlanRollup(
                     unit=Unit.of(row),
-                    plan=plan,
-                    planned=len(live),
-                    done=sum(1 for i in live if i.state == "DONE"),
-                    overdue=sum(1 for i in live if i.overdue),
+                    plan=None if count is None else await _plan_of(ctx, row.code, year),
+                    planned=0 if count is None else count.planned,
+                    done=0 if count is None else count.done,
+                    overdue=0 if count is None else count.overdue,
                 )
             )
         return rows
 
 
 async def _run(info: Ctx, command: AnyPlanCommand) -> PlanPayload:
+    """Run a plan command through the one command path (api.commands.CommandService:
+    the acting role, metrics), then answer with the plan as the read model has it
+    once it has applied the command's position."""
     ctx = info.context
-    principal, app = ctx.viewer, ctx.state.runtime.app
-
-    def run() -> tuple[CommandResult, ConsultationPlan]:
-        for i, role in enumerate(principal.roles):
-            actor = principal.actor(role)
-            try:
-                result = handle_plan(app, actor, command)
-            except ForbiddenError as err:
-                if err.rule not in RETRIED_RULES or i == len(principal.roles) - 1:
-                    raise
-                continue
-            saved: domain.ConsultationPlan = app.repository.get(
-                result.topic_id, version=result.version
-            )
-            return result, plan_answer(ctx, saved)
-        raise AssertionError("a principal always has a role")  # pragma: no cover
-
-    result, plan = await to_thread.run_sync(run)
-    return PlanPayload(plan=plan, position=result.position, created_id=result.created_id)
+    result = await ctx.command(command)
+    await ctx.consistent(result.position)
+    viewer, now = ctx.viewer.unit, ctx.now
+    row = await ctx.db(
+        lambda conn: plan_queries.plan_by_id(conn, viewer, str(result.topic_id), now)
+    )
+    if row is None:  # pragma: no cover - the actor acted on it, so it is in sight
+        raise NotFoundError("PLAN_NOT_FOUND", f"plan {result.topic_id} does not exist")
+    return PlanPayload(
+        plan=plan_answer(row), position=result.position, created_id=result.created_id
+    )
 
 
 def _kind(kind: Any) -> str | None:

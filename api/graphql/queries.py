@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.commands import parse_topic_id
+from api.graphql.plans import find_plan
 from api.graphql.types import (
     Ctx,
     EventConnection,
@@ -63,6 +64,8 @@ class Query:
         kind, key = decoded
         if kind == "Unit":
             return await find_unit(info, key)
+        if kind == "ConsultationPlan":
+            return await find_plan(info, key)
         return await find_topic(info, key)
 
     @strawberry.field(description="A unit in the viewer's subtree or above it.")

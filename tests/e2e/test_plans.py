@@ -16,7 +16,7 @@ from tests.e2e.conftest import Live
 from tests.utils.factories import CITY, COUNTY, FULL_PANEL, SIBLING_COUNTY, TOWNSHIP
 from tests.utils.graphql import GraphQLSession, codes, live_small_slice
 
-PLAN = """plan { planId state issuedBy unit { code } progress { kind planned done }
+PLAN = """plan { id planId state issuedBy unit { code } progress { kind planned done }
   items { itemId kind title plannedFor state overdue meetingIds doneAt
           topics { topicId } adjustments { change reason actor { userId role } } } }"""
 PAYLOAD = "{ position createdId " + PLAN + " }"
@@ -185,6 +185,11 @@ def test_a_county_plan_from_draft_to_done_and_the_city_rollup(live: Live) -> Non
     assert sibling.run(query) == {"consultationPlan": None}
     township = session(live, TOWNSHIP, Role.STAFF)
     assert township.run(query) == {"consultationPlan": {"planId": plan_id}}
+    # node(id) answers the plan in sight, and reads a sibling's as missing
+    node_id = approved["plan"]["id"]
+    node = f'{{ node(id: "{node_id}") {{ ... on ConsultationPlan {{ planId year }} }} }}'
+    assert township.run(node) == {"node": {"planId": plan_id, "year": 2026}}
+    assert sibling.run(node) == {"node": None}
     refused = sibling.refusal(
         f'mutation {{ submitPlan(input: {{planId: "{plan_id}"}}) {{ position }} }}'
     )

@@ -42,6 +42,10 @@ class TestStatsViewIsATrackingRecorder(_ViewContract):
     view_class = view_classes()[2]
 
 
+class TestPlansViewIsATrackingRecorder(_ViewContract):
+    view_class = view_classes()[3]
+
+
 def test_read_models_killed_mid_batch_resume_to_exactly_a_rebuild(
     small_runtime: Runtime,
 ) -> None:
@@ -64,6 +68,10 @@ def test_read_models_killed_mid_batch_resume_to_exactly_a_rebuild(
         "inbox",
         "timeline_events",
         *(t for t in rebuilt if t.startswith("stats_")),
+        "plans",
+        "plan_items",
+        "plan_links",
+        "plan_held",
     }
     assert all(rebuilt[t] for t in ("topic_summary", "timeline_events", "inbox"))
     assert rebuilt == incremental

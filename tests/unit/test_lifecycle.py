@@ -24,6 +24,7 @@ from domain.units import UnitImport
 from projections import envelope as envelopes
 from projections.bulk import UnitPaths
 from projections.envelope import envelope
+from projections.plans import view as plans_view
 from projections.stats import view as stats
 from projections.timeline import view as timeline
 from projections.topics import view as topics
@@ -54,6 +55,7 @@ VIEWS: Views = {
     "topics": (topics.HANDLERS.keys(), topics.IGNORED),
     "stats": (stats.HANDLERS.keys(), stats.IGNORED),
     "timeline": (timeline.HANDLED, timeline.IGNORED),
+    "plans": (plans_view.HANDLED, plans_view.IGNORED),
 }
 
 
