@@ -6,9 +6,12 @@ the rule's name, never INTERNAL."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import openpyxl
 import pytest
 
 from domain.topic import Role
@@ -289,3 +292,55 @@ def _township_plan(staff: GraphQLSession) -> str:
         )
         return str(plan_id)
     return str(found["planId"])
+
+
+def test_the_plan_exports_as_issued_in_xlsx_and_csv_with_its_sight(live: Live) -> None:
+    unit = TOWNSHIP
+    staff, leader = session(live, unit, Role.STAFF), session(live, unit, Role.LEADER)
+    plan_id = mutate(staff, "draftPlan", unit=unit, year=2027)["createdId"]
+    mutate(
+        staff,
+        "addPlanItem",
+        planId=plan_id,
+        kind="GRASSROOTS",
+        title="背街小巷路灯小微协商",
+        plannedFor="2027-03",
+        leadLeader="王主席",
+        origin="社会征题",
+    )
+    mutate(staff, "submitPlan", planId=plan_id)
+    mutate(leader, "approvePlan", planId=plan_id, issuedBy=["街道党工委办", "办事处"])
+    url = f"{live.url}/api/v1/plans/{unit}/2027/export"
+    with httpx.Client(timeout=60) as client:
+        xlsx = client.get(url, headers=live.headers(unit), params={"format": "xlsx"})
+        assert xlsx.status_code == 200, xlsx.text
+        assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+        sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+        assert sheet is not None
+        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+        assert "2027年度协商计划（已批准）" in str(rows[0][0])
+        assert "街道党工委办、办事处" in str(rows[0][0])
+        assert rows[1][:4] == ["序号", "协商形式", "议题名称", "计划时间"]
+        assert rows[2][:8] == [
+            1, "小微协商", "背街小巷路灯小微协商", "2027-03", "王主席", None, "社会征题", "计划中"
+        ]  # fmt: skip
+
+        csv = client.get(url, headers=live.headers(CITY), params={"format": "csv"})
+        assert csv.status_code == 200, csv.text
+        assert csv.content.startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads UTF-8
+        lines = csv.content.decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("序号,协商形式,议题名称,计划时间")
+        assert lines[1].startswith("1,小微协商,背街小巷路灯小微协商,2027-03,王主席")
+
+        hidden = client.get(url, headers=live.headers(SIBLING_COUNTY), params={"format": "csv"})
+        missing = client.get(
+            f"{live.url}/api/v1/plans/{unit}/2031/export", headers=live.headers(unit)
+        )
+        for response in (hidden, missing):
+            assert response.status_code == 404, response.text
+            assert response.json()["rule"] == "PLAN_NOT_FOUND"
+        assert hidden.json()["detail"].replace("2027", "2031") == missing.json()["detail"]
+        bad = client.get(url, headers=live.headers(unit), params={"format": "pdf"})
+        assert bad.status_code == 400
+        assert bad.json()["rule"] == "INVALID_FORMAT"
+        assert "pdf" in bad.json()["detail"]
