@@ -8,6 +8,7 @@ import { renderCockpit } from './cockpit.js';
 import { renderCross } from './cross.js';
 import { renderTopic } from './topic.js';
 import { renderInbox } from './inbox.js';
+import { renderPlans } from './plans.js';
 
 const main = document.getElementById('main');
 const echartsReady = new Promise((resolve, reject) => {
@@ -42,6 +43,8 @@ const ROUTES = [
   [/^\/topic\/([0-9a-fA-F-]{36})$/, (ctx, id) => renderTopic(ctx, id, Number(ctx.params.get('at')) || null)],
   [/^\/new$/, (ctx) => renderNewTopic(ctx)],
   [/^\/inbox$/, (ctx) => renderInbox(ctx)],
+  [/^\/plans\/?$/, (ctx) => ctx.go(`#/plans/${ctx.me.unit.code}`)],
+  [/^\/plans\/(\d+)$/, (ctx, code) => renderPlans(ctx, code)],
 ];
 
 function parseHash() {
@@ -129,6 +132,7 @@ function renderNav(me, path = '') {
     link(`#/cockpit/${me.unit.code}`, '驾驶舱', path.startsWith('/cockpit')),
     link('#/cross', '跨层级议题', path.startsWith('/cross')),
     link('#/inbox', '待办', path.startsWith('/inbox')),
+    link(`#/plans/${me.unit.code}`, '年度计划', path.startsWith('/plans')),
     me.roles.some((r) => SUBMITTING.includes(r)) ? link('#/new', '新建议题', path.startsWith('/new')) : null);
   clear(who,
     h('span', { class: 'viewer-unit', 'data-testid': 'viewer-unit' }, me.unit.name),
