@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.rest.audit import router as audit_router
+from api.rest.reads import router as reads_router
 from api.rest.routes import ROUTES
 from domain.topic import Actor, Role
 from tests.e2e.conftest import Live
@@ -56,7 +57,8 @@ def test_every_rest_command_answers_as_documented(live: Live) -> None:
         assert isinstance(result, Ok), result.err()
         operations.append(result.ok())
     commands = sum(len(routes) for routes in ROUTES.values())
-    assert len(operations) == commands + 1 + len(audit_router.routes)  # 1: topics:batch
+    reads = len(audit_router.routes) + len(reads_router.routes)
+    assert len(operations) == commands + 1 + reads  # 1: topics:batch
 
     with requests.Session() as session:
         for operation in operations:
