@@ -27,6 +27,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.clock import shown
 from domain.errors import BadInputError, ForbiddenError, NotFoundError, RuleViolationError
 from domain.lifecycle import event_classes
 from domain.topic import MAX_SHORT, MAX_TITLE, Actor, Role, check_items, check_text, check_time
@@ -562,8 +563,8 @@ class ConsultationPlan(Aggregate):
             if when < self.modified_on:
                 raise BadInputError(
                     "TIME_BEFORE_LAST_EVENT",
-                    f"time {when.isoformat()} is before the plan's last event "
-                    f"({self.modified_on.isoformat()})",
+                    f"time {shown(when)} is before the plan's last event "
+                    f"({shown(self.modified_on)})",
                 )
         self.trigger_event(event_class, actor=actor.as_dict(), timestamp=when, **kw)
 

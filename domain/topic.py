@@ -21,6 +21,7 @@ from typing import Any, TypedDict, TypeVar
 
 from eventsourcing.domain import Aggregate
 
+from domain.clock import shown
 from domain.errors import BadInputError, ForbiddenError, NotFoundError, RuleViolationError
 from domain.lifecycle import Change, Lifecycle, involvement, is_overdue, open_deadline, task_overdue
 from domain.units import (
@@ -475,11 +476,11 @@ class Topic(Aggregate):
                 ends.append(
                     (
                         hop.left_at,
-                        f"the topic moved on to {after.unit} ({event}, {hop.left_at.isoformat()})",
+                        f"the topic moved on to {after.unit} ({event}, {shown(hop.left_at)})",
                     )
                 )
         ends.extend(
-            (p.at, f"{p.detail} ({p.event}, {p.at.isoformat()})")
+            (p.at, f"{p.detail} ({p.event}, {shown(p.at)})")
             for p in self.past_involvement
             if p.unit == unit
         )
@@ -615,8 +616,7 @@ class Topic(Aggregate):
         if at < self.modified_on:
             raise BadInputError(
                 "TIME_BEFORE_LAST_EVENT",
-                f"time {at.isoformat()} is before the topic's last event "
-                f"({self.modified_on.isoformat()})",
+                f"time {shown(at)} is before the topic's last event ({shown(self.modified_on)})",
             )
         return at
 
@@ -1287,8 +1287,8 @@ class Topic(Aggregate):
         if new_due <= task.due:
             raise RuleViolationError(
                 "EXTENSION_NOT_LATER",
-                f"the new due {new_due.isoformat()} is not later than the current due "
-                f"{task.due.isoformat()} of task {task_id}",
+                f"the new due {shown(new_due)} is not later than the current due "
+                f"{shown(task.due)} of task {task_id}",
             )
         self._trigger(
             self.TaskDeadlineExtended,
@@ -1566,7 +1566,7 @@ def _active_unit(
 def _check_future(due: datetime, now: datetime, name: str) -> None:
     if due <= now:
         raise BadInputError(
-            "DUE_NOT_IN_FUTURE", f"{name} {due.isoformat()} is not after now ({now.isoformat()})"
+            "DUE_NOT_IN_FUTURE", f"{name} {shown(due)} is not after now ({shown(now)})"
         )
 
 

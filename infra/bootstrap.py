@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from domain.application import LinkageApp
+from domain.clock import use_display_zone
 from infra.database import Database, open_database
 from infra.pools import harden
 from infra.privacy import PersonalDataVault
@@ -95,6 +96,7 @@ def build_runtime(
     units_view.create_table()
     units = CachedUnitDirectory(units_view)
     settings = settings or Settings.from_env()
+    use_display_zone(settings.display_zone)
     # one connection at rest (a key lookup per submission); more on demand
     vault = PersonalDataVault(database.datastore(pool_size=1), _secret_of(settings))
     vault.create_table()

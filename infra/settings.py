@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from psycopg.conninfo import conninfo_to_dict
+
+from domain.clock import DEFAULT_TIMEZONE
 
 DEFAULT_KAFKA_TOPIC = "linkage.events"
 DEFAULT_KAFKA_PARTITIONS = 6
@@ -31,6 +35,11 @@ class Settings:
     secret: str | None
     kafka_partitions: int = DEFAULT_KAFKA_PARTITIONS  # when the relay creates the topic
     kafka_group: str = DEFAULT_KAFKA_GROUP  # the projectors' consumer group
+    timezone: str = DEFAULT_TIMEZONE  # the one clock every surface shows (IANA name)
+
+    @property
+    def display_zone(self) -> tzinfo:
+        return _time_zone(self.timezone)
 
     @property
     def embedded(self) -> bool:
@@ -52,7 +61,9 @@ class Settings:
         secret = (env.get("LINKAGE_SECRET") or "").strip() or None
         partitions = _positive_int(env, "LINKAGE_KAFKA_PARTITIONS", DEFAULT_KAFKA_PARTITIONS)
         group = (env.get("LINKAGE_KAFKA_GROUP") or DEFAULT_KAFKA_GROUP).strip()
-        return cls(home, database_url, bootstrap, topic, secret, partitions, group)
+        zone = (env.get("LINKAGE_TIMEZONE") or DEFAULT_TIMEZONE).strip()
+        _time_zone(zone)  # an unknown zone fails now, naming the variable
+        return cls(home, database_url, bootstrap, topic, secret, partitions, group, zone)
 
     @property
     def distributed(self) -> bool:
@@ -67,6 +78,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingsError(f"{name} must be a whole number ≥ 1, not {text!r}")
     return int(text)
+
+
+def _time_zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"LINKAGE_TIMEZONE must be an IANA time zone such as {DEFAULT_TIMEZONE}, not {name!r}"
+        ) from None
 
 
 def _check_database_url(url: str) -> None:

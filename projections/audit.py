@@ -49,6 +49,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.application import HistoryEntry, LinkageApp, history_entry
+from domain.clock import shown
 from domain.errors import BadInputError, NotFoundError
 from domain.topic import Topic, check_time
 from domain.units import UnitDirectory, UnitImport, is_plausible_code
@@ -389,9 +390,7 @@ def export_window(
     lo = None if date_from is None else check_time(date_from, "from")
     hi = None if date_to is None else check_time(date_to, "to")
     if lo is not None and hi is not None and lo > hi:
-        raise BadInputError(
-            "DATE_RANGE_INVERTED", f"from {lo.isoformat()} is after to {hi.isoformat()}"
-        )
+        raise BadInputError("DATE_RANGE_INVERTED", f"from {shown(lo)} is after to {shown(hi)}")
     return ExportWindow(unit, lo, hi, viewer)
 
 
@@ -462,11 +461,12 @@ def export_rows(
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
+    return shown(value)  # the display zone, offset shown: the same instant as in UTC
 
 
 def json_default(value: object) -> Any:
-    """How a value that JSON has no form for is written (datetimes in UTC ISO 8601)."""
+    """How a value that JSON has no form for is written (datetimes in ISO 8601 in the
+    display zone, with the offset)."""
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, uuid.UUID | set | frozenset | tuple):

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from domain.clock import display_zone, shown
 from domain.errors import BadInputError, LinkageError
 from domain.topic import check_time
 from infra.bootstrap import Runtime, bootstrap
@@ -36,7 +38,7 @@ def add_audit_read_parsers(audit_sub: argparse._SubParsersAction[argparse.Argume
         "--as-of",
         dest="as_of",
         metavar="T",
-        help="an instant with its offset, e.g. 2026-03-05T10:00+08:00",
+        help="an instant: " + TIME_FORMS + " (a date: the end of that day, display zone)",
     )
     history.add_argument("--format", default="text", metavar="text|json|csv")
     history.set_defaults(func=cmd_audit_history)
@@ -48,9 +50,17 @@ def add_audit_read_parsers(audit_sub: argparse._SubParsersAction[argparse.Argume
         "--unit", required=True, metavar="CODE", help="the unit code whose view is exported"
     )
     export.add_argument(
-        "--from", dest="date_from", metavar="T", help="from this instant (inclusive)"
+        "--from",
+        dest="date_from",
+        metavar="T",
+        help="from this instant (inclusive): " + TIME_FORMS + " (a date: its start)",
     )
-    export.add_argument("--to", dest="date_to", metavar="T", help="to this instant (exclusive)")
+    export.add_argument(
+        "--to",
+        dest="date_to",
+        metavar="T",
+        help="to this instant (exclusive); a date: up to the end of that day",
+    )
     export.add_argument("--format", required=True, metavar="csv|jsonl")
     export.add_argument(
         "--output", metavar="FILE", help="write to this file (default: standard output)"
@@ -58,23 +68,57 @@ def add_audit_read_parsers(audit_sub: argparse._SubParsersAction[argparse.Argume
     export.set_defaults(func=cmd_audit_export)
 
 
-def parse_instant(text: str | None, option: str) -> datetime | None:
-    """An ISO 8601 instant with its offset; one clear line otherwise."""
+TIME_FORMS = "2026-11-05T10:00+08:00 (a time with its offset), 2026-11-05+08:00 or 2026-11-05"
+_DAY = re.compile(r"(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?")
+
+
+def parse_instant(text: str | None, option: str, *, day_ends: bool = False) -> datetime | None:
+    """What the hints show, and only that: an ISO 8601 time with its offset, a date
+    with an offset, or a date in the display zone. A date stands for the start of that
+    day, or with `day_ends` for its end (the next day's start: `--to` is exclusive)."""
     if text is None:
         return None
+    value = text.strip()
+    day = _DAY.fullmatch(value)
+    if day is not None:
+        return check_time(_day(day, text, option, day_ends), option)
     try:
-        value = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInputError("INVALID_TIME", f"{option} {text!r} 不是时间；{_forms()}") from None
+    if moment.tzinfo is None:
+        raise BadInputError(
+            "TIME_WITHOUT_OFFSET", f"{option} {text!r} 有时刻却没有时区偏移；{_forms()}"
+        )
+    return check_time(moment, option)
+
+
+def _day(day: re.Match[str], text: str, option: str, day_ends: bool) -> datetime:
+    try:
+        start = date.fromisoformat(day.group(1))
     except ValueError:
         raise BadInputError(
-            "INVALID_TIME",
-            f"{option} {text!r} is not an ISO 8601 time such as 2026-03-05T10:00:00+08:00",
+            "INVALID_TIME", f"{option} {text!r} 不是日历上的日期；{_forms()}"
         ) from None
-    if value.tzinfo is None:
+    if day_ends:
+        start += timedelta(days=1)
+    offset = day.group(2)
+    if offset is None:  # the day in the display zone, as the display shows it
+        return datetime.combine(start, time(0), tzinfo=display_zone())
+    try:
+        return datetime.fromisoformat(f"{start.isoformat()}T00:00{offset}")
+    except ValueError:  # an offset beyond ±24 h
         raise BadInputError(
-            "TIME_WITHOUT_OFFSET",
-            f"{option} {text!r} has no UTC offset; add one, e.g. {text}+08:00 or {text}Z",
-        )
-    return check_time(value, option)
+            "INVALID_TIME", f"{option} {text!r} 的时区偏移无效；{_forms()}"
+        ) from None
+
+
+def _forms() -> str:
+    zone = getattr(display_zone(), "key", str(display_zone()))
+    return (
+        "可写 2026-11-05T10:00+08:00（时刻，带时区偏移）、2026-11-05+08:00（日期，带偏移）"
+        f"或 2026-11-05（日期，按显示时区 {zone}）"
+    )
 
 
 def parse_topic(text: str) -> uuid.UUID:
@@ -93,7 +137,9 @@ def cmd_audit_history(args: argparse.Namespace) -> int:
 
     fmt = _choice(args.format, HISTORY_FORMATS)
     topic_id = parse_topic(args.topic)
-    as_of = parse_instant(args.as_of, "--as-of")
+    as_of = parse_instant(args.as_of, "--as-of", day_ends=True)
+    if as_of is not None and _DAY.fullmatch(args.as_of.strip()):
+        as_of -= timedelta(microseconds=1)  # the day's last instant: the state at its end
     with bootstrap() as runtime, runtime.database.connect() as conn:
         runtime.open_read_models()  # creates the read-model tables if missing
         found = topic_history(conn, runtime.app, topic_id, as_of)
@@ -111,7 +157,7 @@ def _print_history_text(runtime: Runtime, found: TopicHistory) -> None:
 
     state, as_of, count = found.state, found.as_of, len(found.entries)
     if as_of is not None:
-        print(f"议题 {found.topic_id} as of {as_of.isoformat()}")
+        print(f"议题 {found.topic_id} as of {shown(as_of)}")
         if state is None:
             print("  it did not exist yet")
             return
@@ -149,7 +195,9 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
     fmt = check_format(args.format)
     window = export_window(
-        args.unit, parse_instant(args.date_from, "--from"), parse_instant(args.date_to, "--to")
+        args.unit,
+        parse_instant(args.date_from, "--from"),
+        parse_instant(args.date_to, "--to", day_ends=True),
     )
     with (
         _output(args.output) as out,  # a path that cannot be written fails before any work

@@ -21,7 +21,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from api.entry.privacy_cli import add_privacy_commands
+from domain.clock import use_display_zone
 from domain.errors import LinkageError
+from domain.labels import STAGE
 from domain.topic import Topic
 from domain.units import LEVEL_NAMES_ZH
 from infra.bootstrap import Runtime, bootstrap
@@ -32,7 +34,7 @@ from infra.stream import StreamError
 from projections.runner import UnknownProjectionError
 
 if TYPE_CHECKING:
-    from api.auth import TokenService
+    from infra.simulate import Simulator
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -78,6 +80,7 @@ def _demo_history(runtime: Runtime, topics: int, seed: int) -> None:
         with tqdm(total=topics, desc="simulating a year of topics", unit=" topics") as bar:
             report = simulator.run(topics, bar.update)
         print(f"{report.topics:,} topics with {report.events:,} events across Gansu")
+        print(f"  {_simulated_span(simulator)}")
 
 
 def _demo_topics(runtime: Runtime) -> None:
@@ -90,15 +93,15 @@ def _demo_topics(runtime: Runtime) -> None:
     topic = runtime.app.get_topic(topic_id)
     print()
     print(f"议题 {topic.title}  ({topic_id})")
-    print(f"  stage {topic.stage.value}; route {_route(runtime, topic)}")
+    print(f"  {_stage(topic)}；流转 {_route(runtime, topic)}")
     print("  decision history (决策记录):")
     format_history(runtime.app.history(topic_id), runtime.units)
     print()
-    print("open topics waiting at each level:")
+    print("各级待办的议题 (open topics waiting at each level):")
     for other in map(runtime.app.get_topic, more):
         pending = other.pending
-        waiting = f", awaiting {_unit_label(runtime, pending.to_unit)}" if pending else ""
-        print(f"  {other.title}: {other.stage.value}; {_route(runtime, other)}{waiting}")
+        waiting = f"，待 {_unit_label(runtime, pending.to_unit)} 接收" if pending else ""
+        print(f"  {other.title}：{_stage(other)}；{_route(runtime, other)}{waiting}")
     print()
 
 
@@ -118,15 +121,16 @@ def _demo_read_models(runtime: Runtime) -> None:
 
 
 def _serve_demo(runtime: Runtime, host: str, port: int) -> None:
-    """Serve on a background thread, print the tokens once it listens, wait for a stop."""
-    from api.entry.demo import print_welcome
+    """Serve on a background thread, print the sign-in links once it listens, wait for a stop."""
+    from api.entry.demo import issue_demo_tokens, print_welcome, write_token_file
     from api.entry.server import running
 
     check_listen(host, port)
     with stop_on_sigterm(), running(runtime, host, port) as server:
-        print_welcome(server.url, server.state.tokens, runtime.units)
-        print()
-        _print_console_links(server.url, server.state.tokens)
+        issued = issue_demo_tokens(server.state.tokens)
+        token_file = runtime.settings.home / "demo-tokens.env"
+        write_token_file(token_file, issued)
+        print_welcome(server.url, issued, runtime.units, token_file)
         print()
         print("Ctrl-C stops the demo.", flush=True)
         try:
@@ -134,18 +138,6 @@ def _serve_demo(runtime: Runtime, host: str, port: int) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("linkage: stopping the demo", file=sys.stderr)
-
-
-def _print_console_links(url: str, tokens: TokenService) -> None:
-    """One sign-in link per demo level: the token rides in the URL fragment, which the
-    browser keeps to itself (never in a request line, so never in a server log)."""
-    from api.console import sign_in_link
-    from api.entry.demo import LOGINS, TOKEN_TTL
-
-    print(f"Console (控制台) {url}/  — open a link to sign in as that level:")
-    for login in LOGINS:
-        token = tokens.issue(login.unit, list(login.roles), login.user_id, TOKEN_TTL)
-        print(f"  {login.level:<9} {sign_in_link(url, token)}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -369,6 +361,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"{report.topics:,} topics, {report.events:,} events ({rate:,.0f} events/s); "
             f"store position {report.position}"
         )
+        print(f"  {_simulated_span(simulator)}")
     return 0
 
 
@@ -428,6 +421,22 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or a positive whole number, not {text}")
     return value
+
+
+def _simulated_span(simulator: Simulator) -> str:
+    """The simulated days, in the display zone (as every time the command line shows)."""
+    from datetime import timedelta
+
+    from domain.clock import display_zone, shown_day
+
+    end = simulator.histories.now
+    start = end - timedelta(days=simulator.histories.days)
+    zone = getattr(display_zone(), "key", str(display_zone()))
+    return f"submitted between {shown_day(start)} and {shown_day(end)} ({zone})"
+
+
+def _stage(topic: Topic) -> str:
+    return f"{STAGE[topic.stage]}({topic.stage.value})"
 
 
 def _route(runtime: Runtime, topic: Topic) -> str:
@@ -601,6 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        use_display_zone(Settings.from_env().display_zone)  # before any time is read or shown
         status = func(args)
         sys.stdout.flush()  # a reader gone away shows here, not at the interpreter's exit
         return status

@@ -12,12 +12,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from api.auth import TokenService
 from domain.application import HistoryEntry, LinkageApp
+from domain.clock import shown_day, shown_minute
+from domain.labels import INBOX_REASON, ROLE, event_name, label
 from domain.topic import Actor, Role
 from domain.topic_commands import (
     AcceptTransfer,
@@ -209,16 +212,17 @@ def format_history(
     out: Callable[[str], None] = print,
     name_at: Callable[[str, datetime], str] | None = None,
 ) -> None:
-    """One line per decision, and its reason or detail; with `name_at`, each unit is
-    named as it was when the decision was taken (else by its current name)."""
+    """One line per decision (its time in the display zone, its Chinese name with the
+    code, who took it), and its reason or detail; with `name_at`, each unit is named as
+    it was when the decision was taken (else by its current name)."""
     for e in entries:
         code = e.actor.get("unit", "")
         unit = units.get(code)
         name = name_at(code, e.occurred_at) if name_at else unit.name if unit else ""
         who = f"{name}({code})" if name else code
-        when = e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        role, user = e.actor.get("role"), e.actor.get("user_id")
-        out(f"  v{e.version:<3} {when}  {e.type:<26} {who} {role} {user}")
+        role, user = label(e.actor.get("role")), e.actor.get("user_id")
+        when = shown_minute(e.occurred_at)
+        out(f"  v{e.version:<3} {when}  {event_name(e.type)}  {who} {role} {user}")
         detail = e.reason or _detail(e)
         if detail:
             out(f"       {detail}")
@@ -229,20 +233,22 @@ def _detail(e: HistoryEntry) -> str:
     match e.type:
         case "TopicSubmitted":
             sealed = d.get("submitter")
-            person = f" · submitter {sealed['person_id']} (sealed)" if sealed else ""
-            return f"{d['title']} · {d['category']} · {d['source']}{person}"
+            person = f" · 提交人 {sealed['person_id']}（已加密）" if sealed else ""
+            return f"{d['title']} · {d['category']} · {label(d['source'])}{person}"
         case "DeliberationScheduled":
-            kinds = sorted({p["kind"] for p in d["participants"]})
-            return f"{d['place']} {d['scheduled_at']:%Y-%m-%d} · 4+X: {', '.join(kinds)}"
+            kinds = dict.fromkeys(label(p["kind"]) for p in d["participants"])
+            return f"{d['place']} {shown_day(d['scheduled_at'])} · 4+X：{'、'.join(kinds)}"
         case "DeliberationHeld":
-            return "协商建议清单: " + "；".join(d["recommendations"])
+            return "协商建议清单：" + "；".join(d["recommendations"])
         case "TaskAssigned":
             who = f"{d['handler']}({d['handler_unit']})"
-            return f"{d['task_id']} → {who}: {d['requirement']}, due {d['due']:%Y-%m-%d}"
+            return f"{d['task_id']} → {who}：{d['requirement']}，期限 {shown_day(d['due'])}"
         case "TaskSigned":
-            return f"{d['task_id']} signed"
+            return f"{d['task_id']} 已签收"
         case "ReturnVisitRecorded":
-            return f"contacted={d['contacted']} solved={d['solved']} {d['satisfaction']}"
+            contacted = "已联系" if d["contacted"] else "未联系上"
+            solved = "已解决" if d["solved"] else "未解决"
+            return f"{contacted}，{solved}，{label(d['satisfaction'])}"
         case _:
             return ""
 
@@ -262,15 +268,15 @@ def print_read_models(
     ).fetchone()
     inbox_unit = busiest[0] if busiest else COUNTY
     inbox = queries.inbox_page(conn, inbox_unit, now=now, first=5)
-    out(f"{name(inbox_unit)} inbox (待办): {inbox.total_count} items, overdue first")
+    out(f"{name(inbox_unit)} 待办 (inbox): {inbox.total_count} 项，逾期的在前")
     for item in inbox.items:
-        late = " OVERDUE" if item.overdue else ""
-        due = f" due {item.due:%Y-%m-%d}" if item.due else ""
-        out(f"  {item.item:<17} {item.topic.title[:28]}{due}{late}")
+        late = " 已逾期" if item.overdue else ""
+        due = f" 期限 {shown_day(item.due)}" if item.due else ""
+        out(f"  {INBOX_REASON.get(item.item, item.item)}  {item.topic.title[:28]}{due}{late}")
     s = queries.stats(conn, PROVINCE, PROVINCE, now=now)
     out(
-        f"甘肃省 stats: {s.total} topics, {s.open} open, {s.closed} closed, {s.overdue} overdue; "
-        f"median {_num(s.median_days_to_close)} days to close"
+        f"甘肃省 统计 (stats): {s.total} 个议题，在办 {s.open}，办结 {s.closed}，"
+        f"逾期 {s.overdue}；办结天数中位数 {_num(s.median_days_to_close)}"
     )
     r = s.rates
     out(
@@ -279,15 +285,16 @@ def print_read_models(
         f"按时办结率 {_pct(r.on_time_completion_rate)}  退单率 {_pct(r.return_rate)}  "
         f"重办率 {_pct(r.redo_rate)}"
     )
-    out("  cities ranked by 满意率 (at least 5 return visits):")
+    out("  各市（州）满意率排名（回访至少 5 次）:")
     for child in s.ranking[:5]:
         rate = _pct(child.rates.satisfaction_rate)
-        out(f"    {name(child.unit):<20} {rate} ({child.visits} visits)")
+        out(f"    {name(child.unit):<20} {rate}（回访 {child.visits} 次）")
     cross = queries.cross_level_page(conn, PROVINCE, now=now, first=3)
-    out(f"cross-level topics (跨层级议题) in 甘肃省: {cross.total_count}")
+    out(f"甘肃省 跨层级议题 (cross-level topics): {cross.total_count}")
     for row in cross.items:
         hops = " → ".join(
-            f"{name(h.unit)} {held.days}d" for h, held in zip(row.route, row.held(now), strict=True)
+            f"{name(h.unit)} {held.days}天"
+            for h, held in zip(row.route, row.held(now), strict=True)
         )
         out(f"  {row.title[:24]}: {hops}")
 
@@ -315,67 +322,69 @@ SAMPLE_QUERY = (
 class DemoLogin:
     """One ready-made token of the demo: who it is and what it may do."""
 
-    level: str
+    level: str  # the key of its token (LINKAGE_TOKEN_<LEVEL> in the tokens file)
+    title: str  # what a person reads: the level in Chinese
     unit: str
     roles: tuple[Role, ...]
     user_id: str
 
 
 LOGINS = (
-    DemoLogin("province", PROVINCE, (Role.STAFF, Role.LEADER), "demo.province"),
-    DemoLogin("city", CITY, (Role.STAFF,), "demo.city"),
-    DemoLogin("county", COUNTY, (Role.STAFF,), "demo.county"),
-    DemoLogin("township", TOWNSHIP, (Role.STAFF,), "demo.township"),
-    DemoLogin("village", VILLAGE, (Role.STAFF,), "demo.village"),
-    DemoLogin("auditor", PROVINCE, (Role.AUDITOR,), "demo.auditor"),
+    DemoLogin("province", "省级", PROVINCE, (Role.STAFF, Role.LEADER), "demo.province"),
+    DemoLogin("city", "市级", CITY, (Role.STAFF,), "demo.city"),
+    DemoLogin("county", "县级", COUNTY, (Role.STAFF,), "demo.county"),
+    DemoLogin("township", "乡镇级", TOWNSHIP, (Role.STAFF,), "demo.township"),
+    DemoLogin("village", "村级", VILLAGE, (Role.STAFF,), "demo.village"),
+    DemoLogin("auditor", "审计", PROVINCE, (Role.AUDITOR,), "demo.auditor"),
 )
 
 
-def print_welcome(
-    url: str, tokens: TokenService, units: UnitDirectory, out: Callable[[str], None] = print
-) -> None:
-    """Where the API listens, one token per level, a query for GraphiQL, curl lines."""
-    issued = {
+def issue_demo_tokens(tokens: TokenService) -> dict[str, str]:
+    """One token per demo login, by its level."""
+    return {
         login.level: tokens.issue(login.unit, list(login.roles), login.user_id, TOKEN_TTL)
         for login in LOGINS
     }
+
+
+def write_token_file(path: Path, issued: dict[str, str]) -> None:
+    """The tokens for a shell (`. FILE`), readable by the owner only: printed once on
+    the screen (inside the sign-in links), kept here for curl and scripts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"LINKAGE_TOKEN_{level.upper()}={token}\n" for level, token in issued.items()]
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def print_welcome(
+    url: str,
+    issued: dict[str, str],
+    units: UnitDirectory,
+    token_file: Path,
+    out: Callable[[str], None] = print,
+) -> None:
+    """The console's sign-in link per level first (each token once, inside its link),
+    then the API for developers with curl lines that read the tokens file."""
+    from api.console import sign_in_link
+
     hours = int(TOKEN_TTL.total_seconds() // 3600)
-    out(f"Linkage API on {url}")
-    out(f"  GraphiQL   {url}/graphql")
-    out(f"  REST docs  {url}/docs      health {url}/healthz  {url}/readyz")
-    out(f"  metrics    {url}/metrics   (and /readyz in detail) with the auditor's token below")
-    out("")
-    out(f"Tokens (valid {hours} h), one per level; send as  Authorization: Bearer <token>")
+    out(f"控制台 (console)  {url}/")
+    out(f"  打开一个链接，即以该级身份登录（{hours} 小时有效；令牌在 # 之后，不发往服务器日志）：")
     for login in LOGINS:
         unit = units.get(login.unit)
         name = unit.name if unit else login.unit
-        roles = "+".join(role.value.lower() for role in login.roles)
-        out(f"  {login.level:<9} {name}({login.unit}) {roles}")
-        out(f"    {issued[login.level]}")
+        roles = "、".join(ROLE[role] for role in login.roles)
+        out(f"  {login.title} {name}({login.unit}) {roles}")
+        out(f"    {sign_in_link(url, issued[login.level])}")
     out("")
-    out("In GraphiQL, open Headers and paste the province's token:")
-    out(json.dumps({"Authorization": f"Bearer {issued['province']}"}))
-    out("then run:")
-    out(f"  {SAMPLE_QUERY}")
-    out("")
-    out("The same with curl:")
-    body = json.dumps({"query": "{ me { userId unit { name } roles } }"})
+    out("开发者 (API for developers)")
+    out(f"  GraphQL  {url}/graphql (GraphiQL)    REST  {url}/api/v1 (OpenAPI: {url}/docs)")
+    out(f"  health   {url}/healthz  {url}/readyz    metrics  {url}/metrics (审计令牌)")
+    out(f"  tokens   . {token_file}    (LINKAGE_TOKEN_PROVINCE … _AUDITOR)")
+    body = json.dumps({"query": SAMPLE_QUERY}, ensure_ascii=False)
     out(
-        f"  curl -s {url}/graphql -H 'Authorization: Bearer {issued['province']}'"
+        f'  curl -s {url}/graphql -H "Authorization: Bearer $LINKAGE_TOKEN_PROVINCE"'
         f" -H 'Content-Type: application/json' -d '{body}'"
     )
-    out("A command over REST (the village submits a topic):")
-    submit = json.dumps(
-        {
-            "title": "畅家巷5号楼单元门禁损坏",
-            "description": "单元门禁损坏一周，外来人员随意进出。",
-            "category": "物业管理",
-            "source": "HOTLINE_12345",
-            "locationUnit": VILLAGE,
-        },
-        ensure_ascii=False,
-    )
-    out(
-        f"  curl -s -X POST {url}/api/v1/topics -H 'Authorization: Bearer {issued['village']}'"
-        f" -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -d '{submit}'"
-    )
+    out(f'  curl -s {url}/api/v1/inbox -H "Authorization: Bearer $LINKAGE_TOKEN_VILLAGE"')

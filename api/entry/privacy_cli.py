@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
+from domain.clock import shown_day, shown_second
 from domain.errors import BadInputError, NotFoundError
 from domain.topic import Topic
 from infra.bootstrap import bootstrap
@@ -43,7 +43,7 @@ def cmd_privacy_find(args: argparse.Namespace) -> int:
         _print_keys(keys)
         print(f"  topics: {len({e.originator_id for e in events})}")
         for event in events:
-            print(f"    {event.originator_id}  {event.timestamp:%Y-%m-%d}  {event.title}")
+            print(f"    {event.originator_id}  {shown_day(event.timestamp)}  {event.title}")
     return 0
 
 
@@ -82,9 +82,5 @@ def _print_keys(keys: Iterable[PersonKey]) -> None:
     if not listed:
         print("  no key: nothing of this person is kept")
     for key in listed:
-        state = f"erased {_utc(key.erased_at)}" if key.erased_at else "live"
-        print(f"  key {key.key_id}  created {_utc(key.created_at)}  {state}")
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        state = f"erased {shown_second(key.erased_at)}" if key.erased_at else "live"
+        print(f"  key {key.key_id}  created {shown_second(key.created_at)}  {state}")

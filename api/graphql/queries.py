@@ -27,6 +27,7 @@ from api.graphql.types import (
     Viewer,
 )
 from api.ids import decode_global_id
+from domain.clock import shown
 from domain.errors import BadInputError
 from domain.topic import check_items
 from domain.units import Level as DomainLevel
@@ -208,7 +209,7 @@ class Query:
         if from_ is not None and to is not None and from_ > to:
             raise BadInputError(
                 "DATE_RANGE_INVERTED",
-                f"from {from_.isoformat()} is after to {to.isoformat()}",
+                f"from {shown(from_)} is after to {shown(to)}",
             )
         await ctx.consistent(consistent_with)
         row = await ctx.db(

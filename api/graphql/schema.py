@@ -32,6 +32,7 @@ from strawberry.types import ExecutionContext
 
 from api.errors import database_unreachable, unavailable_error
 from api.graphql.cost import CostLimit, DepthLimit
+from api.graphql.descriptions import describe
 from api.graphql.mutations import Mutation
 from api.graphql.plans import PlanMutation, PlanQuery
 from api.graphql.queries import Query
@@ -109,7 +110,7 @@ def format_error(error: GraphQLError) -> dict[str, object]:
 
 
 def build_schema() -> LinkageSchema:
-    return LinkageSchema(
+    schema = LinkageSchema(
         query=merge_types("Query", (Query, PlanQuery)),
         mutation=merge_types("Mutation", (Mutation, PlanMutation)),
         types=[Topic, Unit],
@@ -124,6 +125,8 @@ def build_schema() -> LinkageSchema:
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         ],
     )
+    describe(schema._schema)  # Chinese and English, from one table (api.graphql.descriptions)
+    return schema
 
 
 def schema_sdl() -> str:

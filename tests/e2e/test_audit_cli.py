@@ -12,8 +12,9 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -34,6 +35,7 @@ from tests.utils.factories import (
 from tests.utils.units import load_units
 
 OLD_NAME, NEW_NAME = "酒泉路街道", "酒泉路新街道"
+CHINA = ZoneInfo("Asia/Shanghai")
 PHONE = "13800000000"
 
 
@@ -47,12 +49,13 @@ class Store:
     times: list[datetime]  # the scenario's event times
     renamed_at: datetime
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
             "LINKAGE_DATABASE_URL": self.database.conninfo_url,
             "LINKAGE_HOME": str(self.home),
             "LINKAGE_SECRET": "a-test-signing-secret-of-32-chars-or-more",
+            **extra,
         }
         return subprocess.run(
             [sys.executable, "-m", "api.entry.cli", "audit", *args],
@@ -64,8 +67,8 @@ class Store:
             check=False,
         )
 
-    def ok(self, *args: str) -> str:
-        done = self.run(*args)
+    def ok(self, *args: str, **extra: str) -> str:
+        done = self.run(*args, **extra)
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
         return done.stdout
@@ -99,9 +102,11 @@ def store(small_runtime: Runtime, database: Database, tmp_path: Path) -> Store:
 def test_history_in_text_json_and_csv(store: Store) -> None:
     text = store.ok("history", str(store.scenario))
     assert f"decision history (决策记录, {len(store.times)} events)" in text
-    assert "EscalationRequested" in text
+    assert "申请上交(EscalationRequested)" in text
     assert "涉及区级供水管网改造和资金，街道层面无法解决" in text
-    assert f"{OLD_NAME}({TOWNSHIP}) STAFF chen.jing" in text  # named as it was then
+    assert f"{OLD_NAME}({TOWNSHIP}) 工作人员 chen.jing" in text  # named as it was then
+    submitted = store.times[0].astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    assert f"v1   {submitted}+08:00  提交议题(TopicSubmitted)" in text  # China time
     assert NEW_NAME not in text
 
     document = json.loads(store.ok("history", str(store.scenario), "--format", "json"))
@@ -116,6 +121,7 @@ def test_history_in_text_json_and_csv(store: Store) -> None:
         "STAFF",
     )
     assert escalated["actor_unit_name"] == OLD_NAME
+    assert escalated["occurred_at"] == store.times[3].astimezone(CHINA).isoformat()
     assert escalated["reason"] == "涉及区级供水管网改造和资金，街道层面无法解决"
 
     rows = list(
@@ -150,6 +156,7 @@ def test_history_as_of_shows_the_state_then_and_the_history_up_to_then(store: St
     text = store.ok("history", str(store.scenario), "--as-of", china)
     assert f"owner {OLD_NAME}({TOWNSHIP})" in text
     assert "pending ESCALATION to 城关区(620102)" in text
+    assert f"as of {at.astimezone(CHINA).isoformat()}" in text  # the instant given, China time
     assert "decision history up to then (决策记录, 4 events)" in text
 
     before = store.times[0] - timedelta(seconds=1)
@@ -216,7 +223,18 @@ def test_bad_input_is_one_line_naming_the_rule(store: Store) -> None:
     naive = store.refused("history", str(store.scenario), "--as-of", "2026-03-01T08:00")
     assert "TIME_WITHOUT_OFFSET" in naive
     assert "2026-03-01T08:00" in naive
-    assert "INVALID_TIME" in store.refused("history", str(store.scenario), "--as-of", "yesterday")
+    for bad in ("yesterday", "2026/11/05", "2026-02-30", "2026-11-05+25:00", "05.11.2026"):
+        refused = store.refused("history", str(store.scenario), "--as-of", bad)
+        assert "INVALID_TIME" in refused, bad
+        assert bad in refused
+    for refused in (
+        naive,
+        store.refused("export", "--unit", COUNTY, "--from", "x", "--format", "csv"),
+    ):
+        # in Chinese, naming every form the hint shows, each of which is accepted
+        assert "2026-11-05T10:00+08:00（时刻" in refused
+        assert "2026-11-05+08:00（日期，带偏移）" in refused
+        assert "2026-11-05（日期，按显示时区 Asia/Shanghai）" in refused
     assert "INVALID_FORMAT" in store.refused("history", str(store.scenario), "--format", "xml")
     assert "UNIT_NOT_FOUND" in store.refused("export", "--unit", "629999", "--format", "csv")
     inverted = store.refused(
@@ -227,3 +245,40 @@ def test_bad_input_is_one_line_naming_the_rule(store: Store) -> None:
     assert "OUTPUT_NOT_WRITABLE" in store.refused(
         "export", "--unit", COUNTY, "--format", "csv", "--output", "/nonexistent/dir/x.csv"
     )
+
+
+def test_dates_are_accepted_as_the_hints_show_them_in_the_display_zone(store: Store) -> None:
+    def window(*bounds: str, **env: str) -> list[tuple[str, int]]:
+        out = store.ok("export", "--unit", COUNTY, "--format", "jsonl", *bounds, **env)
+        return [(r["topic_id"], r["version"]) for r in map(json.loads, out.splitlines())]
+
+    every = [json.loads(line) for line in store.ok(
+        "export", "--unit", COUNTY, "--format", "jsonl").splitlines()]  # fmt: skip
+    first, last = store.times[5].astimezone(CHINA).date(), store.times[12].astimezone(CHINA).date()
+
+    def expected(zone: ZoneInfo) -> list[tuple[str, int]]:
+        lo = datetime.combine(first, time(0), tzinfo=zone)
+        hi = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)  # --to a day: its end
+        return [
+            (r["topic_id"], r["version"])
+            for r in every
+            if lo <= datetime.fromisoformat(r["occurred_at"]) < hi
+        ]
+
+    days = ("--from", first.isoformat(), "--to", last.isoformat())
+    with_offset = ("--from", f"{first}+08:00", "--to", f"{last}+08:00")  # the hint's own form
+    assert window(*days) == window(*with_offset) == expected(CHINA)
+    assert 0 < len(expected(CHINA)) < len(every)
+    utc = ZoneInfo("UTC")
+    assert window(*days, LINKAGE_TIMEZONE="UTC") == expected(utc)  # the days of the setting
+
+    # the history's own times follow the setting too
+    text = store.ok("history", str(store.scenario), LINKAGE_TIMEZONE="UTC")
+    assert store.times[0].astimezone(utc).strftime("v1   %Y-%m-%d %H:%M+00:00") in text
+    # --as-of a day: the state at the end of that day
+    day = store.times[3].astimezone(CHINA).date()
+    at_day = json.loads(
+        store.ok("history", str(store.scenario), "--as-of", day.isoformat(), "--format", "json")
+    )
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA)
+    assert at_day["history"][-1]["version"] == sum(1 for t in store.times if t < end)

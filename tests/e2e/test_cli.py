@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -14,6 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -56,16 +58,25 @@ def test_demo_imports_gansu_and_prints_the_decision_history(
     out = done.stdout
     assert "recorded 19,224 added" in out
     assert "畅家巷社区居委会(620102001001) → 酒泉路街道(620102001) → 城关区(620102)" in out
-    assert "EscalationRequested" in out
+    assert "申请上交(EscalationRequested)" in out  # events in Chinese, the code beside
     assert "涉及区级供水管网改造和资金，街道层面无法解决" in out
-    assert "TopicClosed" in out
+    assert "议题办结(TopicClosed)" in out
+    assert "酒泉路街道(620102001) 工作人员 chen.jing" in out  # roles in Chinese
+    assert "STAFF" not in out
+    assert "已办结(CLOSED)；流转" in out
     assert "300 topics with" in out
     # the simulated year, the water scenario and five topics left open across the levels
-    assert "甘肃省 stats: 306 topics" in out
-    assert "城关区(620102) → 兰州市(6201), awaiting 甘肃省(62)" in out
-    assert "awaiting 畅家巷社区居委会(620102001001)" in out
+    assert "甘肃省 统计 (stats): 306 个议题" in out
+    assert "城关区(620102) → 兰州市(6201)，待 甘肃省(62) 接收" in out
+    assert "待 畅家巷社区居委会(620102001001) 接收" in out
     assert "满意率" in out
-    assert "cross-level topics (跨层级议题) in 甘肃省" in out
+    assert "甘肃省 跨层级议题 (cross-level topics)" in out
+    # every time in China time with its offset, none in UTC
+    history = out.split("decision history (决策记录):")[1].split("各级待办")[0]
+    times = re.findall(r"^  v\d+ +(\d{4}-\d\d-\d\d \d\d:\d\d)(\S*)  ", history, re.MULTILINE)
+    assert len(times) == len(re.findall(r"^  v\d+ ", history, re.MULTILINE)) > 20
+    assert {offset for _, offset in times} == {"+08:00"}
+    assert "UTC" not in out
     head = out.split("store head position ")[1].split(";")[0]
     assert out.rstrip().endswith(f"read models at {head}")
     assert "Traceback" not in done.stderr
@@ -81,9 +92,9 @@ def test_demo_on_a_store_that_has_units_neither_imports_nor_records_its_topics_a
 
     assert again.returncode == 0, again.stderr
     assert "already holds 19,224 units" in again.stdout
-    assert "甘肃省 stats: 16 topics" in first.stdout
-    assert "甘肃省 stats: 16 topics" in again.stdout
-    history = first.stdout.split("decision history")[1].split("open topics")[0]
+    assert "甘肃省 统计 (stats): 16 个议题" in first.stdout
+    assert "甘肃省 统计 (stats): 16 个议题" in again.stdout
+    history = first.stdout.split("decision history")[1].split("各级待办")[0]
     assert history in again.stdout
 
 
@@ -140,6 +151,10 @@ def test_projections_status_rebuild_and_simulate_work_from_the_command_line(
     simulated = _linkage(database, tmp_path, "simulate", "--province", "62", "--topics", "40")
     assert simulated.returncode == 0, simulated.stderr
     assert "40 topics" in simulated.stdout
+    # the simulation ends at today's 00:00 UTC, shown as the day it is in China then
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end_day = end.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert f"and {end_day} (Asia/Shanghai)" in simulated.stdout
     in_workers = _linkage(
         database, tmp_path, "simulate", "--province", "62", "--topics", "30", "--seed", "2",
         "--workers", "2",
@@ -394,12 +409,16 @@ def test_demo_serves_the_api_and_prints_tokens_for_every_level(
     with Running(env, tmp_path / "err", "demo", "--topics", "20", "--port", str(port)) as demo:
         printed = demo.wait_for("Ctrl-C stops the demo")
         url = f"http://127.0.0.1:{port}"
-        tokens = _printed_tokens(printed)
-        query = printed.split("then run:\n")[1].splitlines()[0].strip()
+        welcome = printed[printed.index("控制台 (console)") :]
+        logins = re.findall(
+            r"^  (\S+) (\S+)\((\d+)\) (\S+)\n    (http://\S+/#token=(\S+))$", welcome, re.MULTILINE
+        )
+        links = {title: link for title, _, _, _, link, _ in logins}
+        tokens = _token_file(tmp_path / "demo-tokens.env")
+        query = json.loads(welcome.split(" -d '")[1].split("'")[0])["query"]
         health = httpx.get(url + "/healthz", timeout=10)
-        links = dict(re.findall(r"^  (\w+) +(http://\S+/#token=\S+)$", printed, re.MULTILINE))
-        console = httpx.get(links["township"].split("#")[0], timeout=10)
-        linked = _graphql(url, links["township"].split("#token=")[1], "{ me { unit { code } } }")
+        console = httpx.get(links["乡镇级"].split("#")[0], timeout=10)
+        linked = _graphql(url, links["乡镇级"].split("#token=")[1], "{ me { unit { code } } }")
         sample = _graphql(url, tokens["province"], query)
         inboxes = {
             level: _graphql(url, token, INBOX)["inbox"]
@@ -409,13 +428,22 @@ def test_demo_serves_the_api_and_prints_tokens_for_every_level(
         code = demo.stop()
 
     assert health.json() == {"status": "ok"}
-    assert f"GraphiQL   {url}/graphql" in printed
+    # the console's sign-in links lead, one per level in Chinese, then the API
+    assert welcome.index("控制台") < welcome.index("开发者") < welcome.index(f"{url}/graphql")
+    assert [(title, name, unit, roles) for title, name, unit, roles, _, _ in logins] == [
+        ("省级", "甘肃省", "62", "工作人员、领导"),
+        ("市级", "兰州市", "6201", "工作人员"),
+        ("县级", "城关区", "620102", "工作人员"),
+        ("乡镇级", "酒泉路街道", "620102001", "工作人员"),
+        ("村级", "畅家巷社区居委会", "620102001001", "工作人员"),
+        ("审计", "甘肃省", "62", "督查审计"),
+    ]
     assert set(tokens) == {"province", "city", "county", "township", "village", "auditor"}
-    assert "甘肃省(62) staff+leader" in printed
-    assert "畅家巷社区居委会(620102001001) staff" in printed
-    assert "甘肃省(62) auditor" in printed
+    assert [token for *_, token in logins] == list(tokens.values())  # the file's, in order
+    assert all(printed.count(token) == 1 for token in tokens.values())  # each printed once
+    assert len(welcome.splitlines()) <= 24  # one screen
+    assert (tmp_path / "demo-tokens.env").stat().st_mode & 0o077 == 0  # the owner's only
     assert sample["me"] == {"unit": {"name": "甘肃省"}}
-    assert set(links) == set(tokens)  # a console sign-in link per level
     assert "五级联动协商" in console.text
     assert linked["me"] == {"unit": {"code": "620102001"}}
     assert sample["stats"]["total"] == 26  # 20 simulated, the water scenario, 5 left open
@@ -446,7 +474,8 @@ def _graphql(url: str, token: str, query: str) -> dict[str, Any]:
     return data
 
 
-def _printed_tokens(printed: str) -> dict[str, str]:
-    """level -> token, from the lines `  level  name(code) roles` and the token under it."""
-    lines = printed.split("Tokens (valid 12 h)")[1].splitlines()[1:13]
-    return {lines[i].split()[0]: lines[i + 1].strip() for i in range(0, len(lines), 2)}
+def _token_file(path: Path) -> dict[str, str]:
+    """level -> token, from the lines `LINKAGE_TOKEN_<LEVEL>=<token>` of the demo's file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    pairs = (line.removeprefix("LINKAGE_TOKEN_").split("=", 1) for line in lines)
+    return {level.lower(): token for level, token in pairs}

@@ -70,6 +70,24 @@ def test_a_county_drafts_approves_and_links_its_plan_in_the_console(live: Live, 
     heading = page.get_by_role("heading", level=1)
     status = page.locator("#status")
 
+    _draft_add_and_submit(page, live)
+    _approve_and_link(page, live, topic)
+    sign_in(page, live, CITY, Role.STAFF)
+    open_plan(page, live, CITY)
+    county_row = page.locator(f"table.plan-rollup tr[data-unit='{COUNTY}']")
+    expect(county_row).to_contain_text("已批准")
+    expect(county_row.locator("td").nth(2)).to_have_text("1")
+    page.screenshot(path=screenshot_path("plans-city-rollup"), full_page=True)
+
+    sign_in(page, live, SIBLING_COUNTY, Role.STAFF)
+    open_plan(page, live, COUNTY)
+    expect(heading).to_have_text("出错了")
+    expect(page.locator(".error .plain")).to_contain_text("找不到")
+
+
+def _draft_add_and_submit(page: Page, live: Live) -> None:
+    heading = page.get_by_role("heading", level=1)
+    status = page.locator("#status")
     sign_in(page, live, COUNTY, Role.STAFF)
     page.get_by_role("link", name="年度计划").click()
     expect(heading).to_have_text(f"城关区{YEAR}年度协商计划")
@@ -102,6 +120,9 @@ def test_a_county_drafts_approves_and_links_its_plan_in_the_console(live: Live, 
     expect(page.locator(".plan-state")).to_contain_text("已报审")
     page.screenshot(path=screenshot_path("plans-submitted"), full_page=True)
 
+
+def _approve_and_link(page: Page, live: Live, topic: uuid.UUID) -> None:
+    status = page.locator("#status")
     sign_in(page, live, COUNTY, Role.LEADER)
     open_plan(page, live, COUNTY)
     approve = page.get_by_role("form", name="批准印发")
@@ -119,15 +140,3 @@ def test_a_county_drafts_approves_and_links_its_plan_in_the_console(live: Live, 
     expect(page.locator("table.plan-items tbody tr").first).to_contain_text("老旧小区加装电梯")
     expect(page.locator(".plan-progress li[data-kind=BIMONTHLY] .count")).to_have_text("0/1")
     page.screenshot(path=screenshot_path("plans-approved-linked"), full_page=True)
-
-    sign_in(page, live, CITY, Role.STAFF)
-    open_plan(page, live, CITY)
-    county_row = page.locator(f"table.plan-rollup tr[data-unit='{COUNTY}']")
-    expect(county_row).to_contain_text("已批准")
-    expect(county_row.locator("td").nth(2)).to_have_text("1")
-    page.screenshot(path=screenshot_path("plans-city-rollup"), full_page=True)
-
-    sign_in(page, live, SIBLING_COUNTY, Role.STAFF)
-    open_plan(page, live, COUNTY)
-    expect(heading).to_have_text("出错了")
-    expect(page.locator(".error .plain")).to_contain_text("找不到")

@@ -163,6 +163,7 @@ def test_the_owning_unit_reads_the_submitter_and_an_erased_person_is_gone_everyw
     assert "topics: 2" in found.stdout
     assert TITLE in found.stdout
     assert " live" in found.stdout
+    assert re.search(r"created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00  live", found.stdout)
     events_before = stored_events(runtime)
 
     erased = linkage(runtime, tmp_path, "privacy", "erase", "--person", person)

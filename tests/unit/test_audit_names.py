@@ -36,10 +36,10 @@ def test_csv_and_jsonl_keep_chinese_and_nested_fields() -> None:
     text = "".join(csv_lines(rows, ("version", "reason", "data")))
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert parsed[0]["reason"] == "水压不足，热水器无法点火"
-    assert json.loads(parsed[0]["data"]) == {"a": [1], "at": "2026-01-01T00:00:00+00:00"}
+    assert json.loads(parsed[0]["data"]) == {"a": [1], "at": "2026-01-01T08:00:00+08:00"}
     line = "".join(jsonl_lines(rows))
     assert "水压不足" in line  # not \\u-escaped
-    assert json.loads(line)["data"]["at"] == "2026-01-01T00:00:00+00:00"
+    assert json.loads(line)["data"]["at"] == "2026-01-01T08:00:00+08:00"
     chunks = list(chunked([line] * 1000, size=4096))
     assert len(chunks) > 1
     assert b"".join(chunks).decode("utf-8") == line * 1000

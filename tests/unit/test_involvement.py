@@ -16,6 +16,7 @@ from typing import cast
 import pytest
 
 from domain.application import LinkageApp
+from domain.clock import shown
 from domain.errors import ForbiddenError, NotFoundError
 from domain.topic import Involvement, Role, Topic
 from domain.topic_commands import (
@@ -138,7 +139,7 @@ def test_a_former_holder_reads_but_no_longer_comments(app: LinkageApp) -> None:
     assert refused.value.rule == "INVOLVEMENT_ENDED"
     message = refused.value.message
     assert message.startswith(f"{VILLAGE} may read topic {tid} but may no longer comment")
-    assert f"moved on to {TOWNSHIP} (TransferAccepted, {later(4).isoformat()})" in message
+    assert f"moved on to {TOWNSHIP} (TransferAccepted, {shown(later(4))})" in message
     assert app.get_topic(tid).comments == 0
 
 

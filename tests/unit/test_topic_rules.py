@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from domain.application import CommandResult, LinkageApp
+from domain.clock import shown
 from domain.errors import (
     BadInputError,
     ConflictError,
@@ -907,7 +908,7 @@ def test_a_delegation_due_must_be_in_the_future(app: LinkageApp, offset: float) 
             DelegateTopic(topic_id=tid, to_unit=TOWNSHIP, instructions="下放", due=due),
             at=later(DAY),
         ),
-        due.isoformat(),
+        shown(due),
     )
 
 
@@ -1791,7 +1792,7 @@ def test_a_task_due_must_be_in_the_future(app: LinkageApp, offset: float) -> Non
             ),
             at=later(DAY),
         ),
-        due.isoformat(),
+        shown(due),
     )
 
 
@@ -2011,8 +2012,8 @@ def test_an_extension_needs_a_later_due(app: LinkageApp, shift: float) -> None:
             ExtendTaskDeadline(topic_id=tid, task_id="T1", new_due=new_due, reason="延期"),
             at=later(DAY),
         ),
-        new_due.isoformat(),
-        TASK_DUE.isoformat(),
+        shown(new_due),
+        shown(TASK_DUE),
         "T1",
     )
 
@@ -3108,7 +3109,7 @@ def test_an_explicit_time_before_the_topics_last_event_is_refused() -> None:
         app.handle(staff(VILLAGE), DetermineTopic(topic_id=topic_id), at=later(1))
 
     assert error.value.rule == "TIME_BEFORE_LAST_EVENT"
-    assert later(1).isoformat() in error.value.message
+    assert shown(later(1)) in error.value.message
     assert app.get_topic(topic_id).version == 1
 
 
