@@ -68,7 +68,6 @@ def test_a_county_drafts_approves_and_links_its_plan_in_the_console(live: Live, 
         staff(COUNTY), **submission(location=COUNTY, title="老旧小区加装电梯")
     ).topic_id
     heading = page.get_by_role("heading", level=1)
-    status = page.locator("#status")
 
     _draft_add_and_submit(page, live)
     _approve_and_link(page, live, topic)
