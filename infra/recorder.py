@@ -101,7 +101,7 @@ class LinkageRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not _large(stored_events):
-            if not self.group_commit or not stored_events or kwargs:
+            if not self.group_commit or not stored_events or _tracked(kwargs):
                 ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
                 return ids
             return self._insert_grouped(stored_events)
@@ -315,6 +315,12 @@ class _Save:
         self.ids: list[int] | None = None
         self.error: BaseException | None = None
         self.wake = threading.Event()
+
+
+def _tracked(kwargs: dict[str, Any]) -> bool:
+    """A save with tracking (a process recorder's) takes the library's path; the
+    application passes `tracking=None` with every ordinary save."""
+    return any(value is not None for value in kwargs.values())
 
 
 def _large(stored_events: Sequence[StoredEvent]) -> bool:
