@@ -104,7 +104,8 @@ class LinkageRecorder(PostgresApplicationRecorder):
             if not self.group_commit or not stored_events or _tracked(kwargs):
                 ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
                 return ids
-            return self._insert_grouped(stored_events)
+            grouped: list[int] = self._insert_grouped(stored_events)
+            return grouped
         copied: list[int] = self._copy_in_transaction(stored_events)
         return copied
 
@@ -227,9 +228,7 @@ class LinkageRecorder(PostgresApplicationRecorder):
                     if save.error is None:
                         save.ids = [ids[k] for k in save.keys]
                 for save in pending:
-                    if save.ids is None and save.error is None and any(
-                        k in ids for k in save.keys
-                    ):
+                    if save.ids is None and save.error is None and any(k in ids for k in save.keys):
                         save.error = IntegrityError("another save wrote this aggregate's version")
             pending = [s for s in pending if s.ids is None and s.error is None]
 
@@ -239,41 +238,38 @@ class LinkageRecorder(PostgresApplicationRecorder):
         if not saves:
             return {}
         rows = [
-            self.construct_pg_stored_event(
-                e.originator_id, e.originator_version, e.topic, e.state
-            )
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for save in saves
             for e in save.events
         ]
         exc: Exception | None = None
         ids: dict[tuple[Any, int], int] | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline(), conn.transaction():
-                with conn.cursor() as curs:
-                    try:
-                        self._lock_table(curs)
-                        self._notify_channel(curs)
-                        curs.execute(self._group_statement, (rows,), prepare=True)
-                        ids = {
-                            self._key_of(r["originator_id"], r["originator_version"]): r[
-                                "notification_id"
-                            ]
-                            for r in curs.fetchall()
-                        }
-                    except Exception as err:  # re-raised outside the pipeline
-                        exc = err
-                    if exc is None and ids is not None:
-                        partly = False
-                        for save in saves:
-                            got = sum(k in ids for k in save.keys)
-                            if got < len(save.keys):
-                                save.error = IntegrityError(
-                                    "an aggregate's version was recorded already"
-                                )
-                                partly = partly or got > 0
-                        if partly:  # a failed save had rows written: none of this round
-                            ids = None
-                            raise Rollback()
+            with conn.pipeline(), conn.transaction(), conn.cursor() as curs:
+                try:
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    curs.execute(self._group_statement, (rows,), prepare=True)
+                    ids = {
+                        self._key_of(r["originator_id"], r["originator_version"]): r[
+                            "notification_id"
+                        ]
+                        for r in curs.fetchall()
+                    }
+                except Exception as err:  # re-raised outside the pipeline
+                    exc = err
+                if exc is None and ids is not None:
+                    partly = False
+                    for save in saves:
+                        got = sum(k in ids for k in save.keys)
+                        if got < len(save.keys):
+                            save.error = IntegrityError(
+                                "an aggregate's version was recorded already"
+                            )
+                            partly = partly or got > 0
+                    if partly:  # a failed save had rows written: none of this round
+                        ids = None
+                        raise Rollback()
             if exc is not None:
                 raise exc
         if ids is not None:  # the failed saves (none of their rows written) are answered
