@@ -148,7 +148,8 @@ def run(home: Path, seconds: float = 5.0) -> dict[str, Any]:
     reference = scratch_database(home)
     results: dict[str, Any] = {"seconds_each": seconds}
     for n in THREADS:
-        results[f"pgbench_{n}_clients_tps"] = pgbench(reference, seconds, n)
+        tps = pgbench(reference, seconds, n)
+        results[f"pgbench_{n}_clients_tps"] = None if tps is None else round(tps)
     for n in THREADS:
         results[f"eventsourcing_{n}_threads_saves_per_s"] = round(es_saves(reference, seconds, n))
     settings = Settings.from_env({"LINKAGE_HOME": str(home.resolve())})
