@@ -48,8 +48,30 @@ def reference_eventsourcing(context: Context) -> dict[str, Any]:
     return eventsourcing_saves(database, context.size("reference_seconds"))
 
 
+def reference_bare(context: Context) -> dict[str, Any]:
+    from bench.bare import run
+
+    return run(context.home, context.size("clients"), context.size("reference_seconds"))
+
+
+def p1_direct(context: Context) -> dict[str, Any]:
+    from bench.groupcommit import run
+
+    _filled(context)
+    result = run(context.home, max(1.0, context.size("reference_seconds") / 2))
+    result["notes"] = [
+        *result["notes"],
+        f"8 threads: pgbench {result['pgbench_8_clients_tps']} tps, raw eventsourcing "
+        f"{result['eventsourcing_8_threads_saves_per_s']} saves/s; linkage one transaction "
+        f"per command {result['linkage_8_threads_single']['commands_per_s']}/s, group commit "
+        f"{result['commands_per_s']}/s ({result['linkage_8_threads_group']['saves_per_group']}"
+        f" commands per transaction); {_store_note(context)}",
+    ]
+    return result
+
+
 # the measurements that run on the shared store (filled before they run)
-ON_THE_STORE = {"P1", "P3", "P4", "P5", "M"}
+ON_THE_STORE = {"P1", "P1 direct", "P3", "P4", "P5", "M"}
 
 
 def prepare(context: Context) -> dict[str, Any]:
@@ -284,14 +306,22 @@ REGISTRY: list[Measurement] = [
          rate("R1", "psycopg single-row INSERTs, 1 client", "rows/s", number("rows_per_s"))),
     ours("R2", "reference_eventsourcing",
          rate("R2", "eventsourcing aggregate saves, 1 thread", "saves/s", number("saves_per_s"))),
+    ours("R5", "reference_bare",
+         rate("R5", "bare strawberry mutation, one INSERT, uvicorn 2 workers", "requests/s",
+              number("requests_per_s")),
+         rate("R5 fastapi", "bare FastAPI endpoint, one INSERT, uvicorn 2 workers",
+              "requests/s", number("fastapi.requests_per_s"))),
     ours("P3", "p3_rebuild",
          rate("R3", "notification log read and decoded", "events/s", number("read_decode_per_s")),
          rate("P3", "projection rebuild, all read models", "events/s", number("events_per_s"),
               20_000, reference="R3")),
     ours("P1", "p1_commands",
          rate("P1 rate", "GraphQL commands over HTTP, 32 clients", "commands/s",
-              number("commands_per_s"), 2_000, reference="R2"),
+              number("commands_per_s"), 2_000, reference="R5"),
          ceiling("P1 p99", "command latency p99", "ms", number("p99_ms"), 50)),
+    ours("P1 direct", "p1_direct",
+         rate("P1 direct", "submit_topic in process, 8 threads, group commit", "commands/s",
+              number("commands_per_s"), 3_000, reference="R2")),
     ours("P5", "p5_reads",
          ceiling("P5 inbox", "inbox page (50) p95", "ms", number("inbox_page_50.p95_ms"), 15),
          ceiling("P5 stats", "province statistics p95", "ms", number("province_stats.p95_ms"),

@@ -141,12 +141,14 @@ def _serve_demo(runtime: Runtime, host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from api.entry.server import serve
+    from api.entry.server import default_workers, serve
     from infra.secret import signing_secret
 
     settings = Settings.from_env()
     check_listen(args.host, args.port)
     signing_secret(settings)
+    if args.workers is None:
+        args.workers = default_workers()
     with bootstrap(settings) as runtime:
         where = "PostgreSQL at LINKAGE_DATABASE_URL" if settings.database_url else "embedded"
         if settings.distributed:
@@ -467,7 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the API (embedded or distributed by environment)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (8000)")
-    serve.add_argument("--workers", type=_positive, default=1, help="uvicorn worker processes")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="uvicorn worker processes (default: one per core this process may use)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     _add_stream_commands(sub)

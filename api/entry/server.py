@@ -36,6 +36,15 @@ def worker_app() -> FastAPI:
     return create_app(ApiState.open(runtime, projecting=False), close_state=True)
 
 
+def default_workers() -> int:
+    """`linkage serve`'s worker processes: one per core this process may run on (the
+    API's work per command is CPU; the database commits many in one group)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def projects_in_process(settings: Settings) -> bool:
     """Embedded mode projects in-process; with Kafka the projector processes do."""
     return settings.kafka_bootstrap is None

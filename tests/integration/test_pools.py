@@ -5,6 +5,7 @@ an outage fails at once, a busy pool still queues."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from infra.bootstrap import Runtime
 from infra.database import Database
-from infra.pools import DatabaseUnreachableError, harden
+from infra.pools import DatabaseUnreachableError, _quiet, harden
 from tests.utils.outage import postgres_down
 
 Pool = ConnectionPool[psycopg.Connection[Any]]
@@ -94,3 +95,24 @@ def test_every_pool_of_a_runtime_is_hardened(runtime: Runtime) -> None:
         assert getattr(each, "_linkage_live", None) is not None, each
         assert each.timeout <= 5
         assert each.kwargs["connect_timeout"] == 2
+
+
+def test_an_idle_live_connection_is_handed_out_without_a_check_and_a_killed_one_is_not(
+    pool: Pool, database: Database
+) -> None:
+    """The check's round trip is skipped only for an idle connection whose socket is
+    quiet; a connection the server ended has its termination to read, so it is
+    checked, found dead and replaced (issue 22)."""
+    conn = pool.getconn()
+    try:
+        assert _quiet(conn)  # idle, live, nothing pending: no round trip needed
+        backend = conn.info.backend_pid
+        with database.connect() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        deadline = time.monotonic() + 10
+        while _quiet(conn):  # the server's FATAL message and the closed socket arrive
+            assert time.monotonic() < deadline, "the ended session never showed"
+            time.sleep(0.01)
+    finally:
+        pool.putconn(conn)
+    assert _backend(pool) != backend  # the dead one was not handed out
