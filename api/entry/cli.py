@@ -81,6 +81,18 @@ def _demo_history(runtime: Runtime, topics: int, seed: int) -> None:
             report = simulator.run(topics, bar.update)
         print(f"{report.topics:,} topics with {report.events:,} events across Gansu")
         print(f"  {_simulated_span(simulator)}")
+        _simulate_plans(runtime, "62")
+
+
+def _simulate_plans(runtime: Runtime, province: str) -> None:
+    """This year's consultation plans of the province's committees (issue 20)."""
+    from infra.plan_simulation import simulate_province_plans
+
+    plans = simulate_province_plans(runtime, province)
+    print(
+        f"  年度协商计划 (consultation plans): {plans.plans:,} committees, "
+        f"{plans.items:,} items, {plans.linked:,} linked to topics"
+    )
 
 
 def _demo_topics(runtime: Runtime) -> None:
@@ -364,6 +376,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"store position {report.position}"
         )
         print(f"  {_simulated_span(simulator)}")
+        _simulate_plans(runtime, args.province)
     return 0
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from api.auth import TokenService
 from domain.topic import Role
+from infra.bootstrap import view_classes
 from infra.database import Database
 from infra.units_import import GANSU
 
@@ -180,6 +181,9 @@ def test_projections_status_rebuild_and_simulate_work_from_the_command_line(
     assert "rebuilt from position 0" in rebuilt.stdout
 
 
+KNOWN_VIEWS = ", ".join(sorted(cls.name for cls in view_classes()))
+
+
 def test_unknown_projection_and_province_fail_with_one_line(
     database: Database, tmp_path: Path
 ) -> None:
@@ -188,7 +192,7 @@ def test_unknown_projection_and_province_fail_with_one_line(
 
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == (
-        "linkage: error: no projection named 'nope'; known: stats, timeline, topics"
+        f"linkage: error: no projection named 'nope'; known: {KNOWN_VIEWS}"
     )
     assert no_province.returncode == 1
     assert "PROVINCE_NOT_IMPORTED" in no_province.stderr
