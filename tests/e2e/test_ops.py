@@ -17,6 +17,7 @@ from psycopg import sql
 from api.commands import command_of
 from domain.errors import NotFoundError
 from domain.topic import Role
+from infra.bootstrap import view_classes
 from infra.database import Database
 from tests.e2e.conftest import Live
 from tests.utils.factories import PROVINCE, VILLAGE, submission
@@ -74,7 +75,7 @@ def test_readyz_reports_the_database_each_read_model_and_no_relay_yet(live: Live
     assert body["problems"] == []
     assert body["head"] == position
     assert body["lag"] == 0
-    assert set(body["projections"]) == {"topics", "timeline", "stats"}
+    assert set(body["projections"]) == {cls.name for cls in view_classes()}
     for view in body["projections"].values():
         assert view == {
             "position": position,

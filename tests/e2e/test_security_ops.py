@@ -12,6 +12,7 @@ import pytest
 
 from api.errors import PROBLEM_JSON
 from domain.topic import Role
+from infra.bootstrap import view_classes
 from infra.database import Database
 from tests.e2e.conftest import Live
 from tests.utils.factories import COUNTY, PROVINCE, VILLAGE, submission
@@ -200,7 +201,7 @@ def test_readyz_tells_anyone_but_an_operator_its_status_only(
     detail = operator.json()
     assert detail["status"] == "ready"
     assert detail["head"] == live.server.state.runtime.app.head_position()
-    assert set(detail["projections"]) == {"topics", "timeline", "stats"}
+    assert set(detail["projections"]) == {cls.name for cls in view_classes()}
 
 
 def test_metrics_need_an_operators_token(live: Live, http: httpx.Client) -> None:

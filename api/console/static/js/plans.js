@@ -26,10 +26,16 @@ const READ = `query Plan($unit: String!, $year: Int!) {
   planProgress(unit: $unit, year: $year) { unit { code name } planned done overdue plan { state } }
 }`;
 
-const INPUTS = {
-  draftPlan: 'DraftPlanInput', addPlanItem: 'PlanItemInput', submitPlan: 'PlanRefInput',
-  approvePlan: 'ApprovePlanInput', adjustPlanItem: 'AdjustPlanItemInput', linkPlanItem: 'LinkPlanItemInput',
-  completePlanItem: 'PlanItemRefInput', cancelPlanItem: 'PlanItemReasonInput',
+// One literal document per plan command (the console-cost test reads every document).
+const PLAN_MUTATIONS = {
+  draftPlan: 'mutation DraftPlan($input: DraftPlanInput!) { draftPlan(input: $input) { position createdId } }',
+  addPlanItem: 'mutation AddPlanItem($input: PlanItemInput!) { addPlanItem(input: $input) { position createdId } }',
+  submitPlan: 'mutation SubmitPlan($input: PlanRefInput!) { submitPlan(input: $input) { position createdId } }',
+  approvePlan: 'mutation ApprovePlan($input: ApprovePlanInput!) { approvePlan(input: $input) { position createdId } }',
+  adjustPlanItem: 'mutation AdjustPlanItem($input: AdjustPlanItemInput!) { adjustPlanItem(input: $input) { position createdId } }',
+  linkPlanItem: 'mutation LinkPlanItem($input: LinkPlanItemInput!) { linkPlanItem(input: $input) { position createdId } }',
+  completePlanItem: 'mutation CompletePlanItem($input: PlanItemRefInput!) { completePlanItem(input: $input) { position createdId } }',
+  cancelPlanItem: 'mutation CancelPlanItem($input: PlanItemReasonInput!) { cancelPlanItem(input: $input) { position createdId } }',
 };
 const DONE = {
   draftPlan: '已起草计划', addPlanItem: '已添加计划项', submitPlan: '已报审', approvePlan: '已批准印发',
@@ -37,7 +43,7 @@ const DONE = {
 };
 
 async function planCommand(name, input) {
-  const data = await gql(`mutation Plan($input: ${INPUTS[name]}!) { ${name}(input: $input) { position createdId } }`, { input });
+  const data = await gql(PLAN_MUTATIONS[name], { input });
   return data[name];
 }
 
